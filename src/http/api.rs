@@ -1,0 +1,1 @@
+//! placeholder: the /api/v1 report routes.

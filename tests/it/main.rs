@@ -1,0 +1,9 @@
+//! The integration test binary: one binary, one module per area, against real Postgres and the simulator.
+
+mod alerts;
+mod client;
+mod metrics;
+mod report;
+mod simulator;
+mod store;
+mod sync;
