@@ -111,5 +111,6 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<()> {
 }
 
 pub mod alerts;
+pub mod flow_state;
 pub mod gauges;
 pub mod reports;

@@ -1,1 +1,3 @@
-//! placeholder
+//! Sync jobs: the only module that wires the GSL client to the store.
+
+pub mod planner;
