@@ -1,4 +1,19 @@
 //! Sync jobs: the only module that wires the GSL client to the store.
+//!
+//! `engine` runs a job for every account and records it; `inventory`, `daily_flow`, `monthly` and `pools`
+//! are the jobs; `planner` decides the daily-flow calls; `schedule` and `daemon` run jobs on time on exactly
+//! one replica.
 
+pub mod daemon;
+pub mod daily_flow;
+pub mod engine;
+pub mod inventory;
+pub mod map;
+pub mod monthly;
 pub mod planner;
+pub mod pools;
+pub mod progress;
 pub mod schedule;
+
+pub use engine::{Account, Engine, JobReport, JobRequest, SyncError};
+pub use schedule::JobKind;

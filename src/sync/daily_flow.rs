@@ -1,0 +1,137 @@
+//! The daily-flow job: asks the planner which month/date queries to send, sends them for every batch of
+//! active cards, and records how far each month is fetched and which days were lost.
+
+use chrono::Datelike;
+use futures::StreamExt;
+
+use super::engine::{Counts, JobContext, SyncError};
+use super::map;
+use super::planner::{self, FlowPeriod, MonthState, Plan, YearMonth};
+use super::progress::ProgressEvent;
+use crate::gsl::{self, CardSelector, DailyFlowQuery};
+use crate::store::flow_state::FlowMonthState;
+use crate::store::CardKey;
+
+/// Calls in flight at once; the client's rate limiter, not this, keeps to GSL's budget. A few keep the
+/// budget spent while one call waits on the network.
+const IN_FLIGHT: usize = 4;
+
+pub(crate) async fn run(ctx: &JobContext<'_>, explicit: Option<FlowPeriod>, close_out_days: u32) -> Result<Counts, SyncError> {
+    let states = ctx.store.daily_flow_state(&ctx.account.name).await?;
+    let plan = match explicit {
+        Some(period) => planner::plan_explicit(ctx.today, period).map_err(SyncError::Invalid)?,
+        None => planner::plan_nightly(ctx.today, close_out_days, &to_planner(&states)),
+    };
+    let mut counts = Counts::default();
+    record_gap(ctx, &plan, &mut counts);
+    let cards = ctx.store.active_cards(&ctx.account.name).await?;
+    let batches: Vec<&[CardKey]> = cards.chunks(ctx.settings.daily_flow_batch_size).collect();
+    let calls_total = (plan.periods.len() * batches.len()) as u64;
+    for period in &plan.periods {
+        fetch_period(ctx, *period, &batches, calls_total, &mut counts).await?;
+        if explicit.is_none() {
+            mark_fetched(ctx, *period, close_out_days).await?;
+        }
+    }
+    counts.details.insert("periods".into(), plan.periods.iter().map(describe).collect::<Vec<_>>().into());
+    counts.details.insert("cards".into(), (cards.len() as u64).into());
+    Ok(counts)
+}
+
+fn record_gap(ctx: &JobContext<'_>, plan: &Plan, counts: &mut Counts) {
+    if let (Some(first), Some(last)) = (plan.gap.first(), plan.gap.last()) {
+        tracing::warn!(
+            account = %ctx.account.name, from = %first, to = %last, days = plan.gap.len(),
+            "daily flow for these days is no longer offered by the API and was never fetched: recorded as a gap"
+        );
+        counts.gap_days = plan.gap.clone();
+    }
+}
+
+async fn fetch_period(
+    ctx: &JobContext<'_>,
+    period: FlowPeriod,
+    batches: &[&[CardKey]],
+    calls_total: u64,
+    counts: &mut Counts,
+) -> Result<(), SyncError> {
+    let days = planner::days_covered(ctx.today, period);
+    let (Some(&from), Some(&to)) = (days.first(), days.last()) else {
+        return Ok(());
+    };
+    ctx.store.ensure_partitions(from, to).await?;
+    let client = &ctx.account.client;
+    let mut answers = futures::stream::iter(batches.iter().map(|batch| {
+        let query = DailyFlowQuery {
+            cards: CardSelector::Ids(batch.iter().map(|c| c.sim_card_id).collect()),
+            period: to_client_period(period),
+        };
+        async move { ctx.call(client.daily_flow(&query)).await }
+    }))
+    .buffer_unordered(IN_FLIGHT);
+    while let Some(answer) = answers.next().await {
+        let answer = answer?;
+        counts.api_calls += 1;
+        let rows = map::daily_flow_rows(&answer, |d| d >= from && d <= to);
+        counts.items_seen += rows.len() as u64;
+        let stats = ctx.store.merge_daily_flow(ctx.fence, &ctx.account.name, &rows).await?;
+        counts.inserted += stats.inserted;
+        counts.updated += stats.updated;
+        ctx.progress.report(|| ProgressEvent {
+            account: ctx.account.name.clone(),
+            job: "daily_flow",
+            what: "day rows",
+            done: counts.items_seen,
+            total: None,
+            calls_done: counts.api_calls,
+            calls_total: Some(calls_total),
+        });
+    }
+    Ok(())
+}
+
+async fn mark_fetched(ctx: &JobContext<'_>, period: FlowPeriod, close_out_days: u32) -> Result<(), SyncError> {
+    let FlowPeriod::Month(month) = period else { return Ok(()) };
+    let Some(through) = planner::days_covered(ctx.today, period).last().copied() else {
+        return Ok(());
+    };
+    // Last month is settled once fetched after the days in which carriers still correct it.
+    let closed = month < YearMonth::of(ctx.today) && ctx.today.day() > close_out_days;
+    ctx.store
+        .record_daily_flow_fetched(
+            &ctx.account.name,
+            FlowMonthState {
+                month: month.first_day(),
+                complete_through: through,
+                closed,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+fn to_planner(states: &[FlowMonthState]) -> Vec<MonthState> {
+    states
+        .iter()
+        .map(|s| MonthState {
+            month: YearMonth::of(s.month),
+            complete_through: s.complete_through,
+            closed: s.closed,
+        })
+        .collect()
+}
+
+fn to_client_period(p: FlowPeriod) -> gsl::FlowPeriod {
+    match p {
+        FlowPeriod::Month(m) => gsl::FlowPeriod::Month(gsl::YearMonth::new(m.year, m.month).expect("planner months are valid")),
+        FlowPeriod::Date(d) => gsl::FlowPeriod::Date(d),
+    }
+}
+
+fn describe(p: &FlowPeriod) -> serde_json::Value {
+    match p {
+        FlowPeriod::Month(m) => format!("month {m}").into(),
+        FlowPeriod::Date(d) => format!("date {d}").into(),
+    }
+}
+

@@ -1,0 +1,115 @@
+//! The pools job: forward and backward flow pools of the current billing cycle, their usage and members.
+
+use super::engine::{Counts, JobContext, SyncError};
+use super::planner::YearMonth;
+use crate::gsl::{self, PoolQuery};
+use crate::store::rows::{PoolMemberRow, PoolRow, PoolUsageRow};
+
+const PAGE: u32 = 100;
+const MEMBER_PAGE: u32 = 500;
+
+pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
+    let cycle = YearMonth::of(ctx.today);
+    let billing = gsl::YearMonth::new(cycle.year, cycle.month).expect("valid month");
+    let mut counts = Counts::default();
+    forward(ctx, billing, cycle, &mut counts).await?;
+    backward(ctx, billing, cycle, &mut counts).await?;
+    Ok(counts)
+}
+
+async fn forward(ctx: &JobContext<'_>, billing: gsl::YearMonth, cycle: YearMonth, counts: &mut Counts) -> Result<(), SyncError> {
+    let client = &ctx.account.client;
+    let mut page = 1;
+    loop {
+        ctx.check_cancelled()?;
+        let query = PoolQuery {
+            billing_cycle: Some(billing),
+            limit: Some(PAGE),
+            offset: Some(page),
+            ..PoolQuery::default()
+        };
+        let pools = ctx.call(client.list_sim_pools(&query)).await?;
+        counts.api_calls += 1;
+        let rows: Vec<PoolRow> = pools.pools.iter().map(|p| super::map::forward_pool_row(p)).collect();
+        let usage: Vec<PoolUsageRow> = pools.pools.iter().map(|p| super::map::forward_pool_usage(p, cycle.first_day())).collect();
+        write_pools(ctx, &rows, &usage, counts).await?;
+        for pool in &pools.pools {
+            let members = fetch_members(ctx, pool.id, billing, false, cycle, counts).await?;
+            write_members(ctx, &members, counts).await?;
+        }
+        if pools.pools.is_empty() || u64::from(page) * u64::from(PAGE) >= pools.count.max(0) as u64 {
+            return Ok(());
+        }
+        page += 1;
+    }
+}
+
+async fn backward(ctx: &JobContext<'_>, billing: gsl::YearMonth, cycle: YearMonth, counts: &mut Counts) -> Result<(), SyncError> {
+    let client = &ctx.account.client;
+    let mut page = 1;
+    loop {
+        ctx.check_cancelled()?;
+        let query = PoolQuery {
+            billing_cycle: Some(billing),
+            limit: Some(PAGE),
+            offset: Some(page),
+            ..PoolQuery::default()
+        };
+        let pools = ctx.call(client.list_back_pools(&query)).await?;
+        counts.api_calls += 1;
+        let rows: Vec<PoolRow> = pools.pools.iter().map(|p| super::map::back_pool_row(p)).collect();
+        let usage: Vec<PoolUsageRow> = pools.pools.iter().map(|p| super::map::back_pool_usage(p, cycle.first_day())).collect();
+        write_pools(ctx, &rows, &usage, counts).await?;
+        for pool in &pools.pools {
+            let members = fetch_members(ctx, pool.id, billing, true, cycle, counts).await?;
+            write_members(ctx, &members, counts).await?;
+        }
+        if pools.pools.is_empty() || u64::from(page) * u64::from(PAGE) >= pools.count.max(0) as u64 {
+            return Ok(());
+        }
+        page += 1;
+    }
+}
+
+async fn fetch_members(
+    ctx: &JobContext<'_>,
+    pool_id: i64,
+    billing: gsl::YearMonth,
+    backward: bool,
+    cycle: YearMonth,
+    counts: &mut Counts,
+) -> Result<Vec<PoolMemberRow>, SyncError> {
+    let client = &ctx.account.client;
+    let mut rows = Vec::new();
+    let mut page = 1;
+    loop {
+        ctx.check_cancelled()?;
+        let answer = if backward {
+            ctx.call(client.list_back_pool_members(pool_id, billing, page, MEMBER_PAGE)).await?
+        } else {
+            ctx.call(client.list_sim_pool_members(pool_id, billing, page, MEMBER_PAGE)).await?
+        };
+        counts.api_calls += 1;
+        rows.extend(answer.members.iter().map(|m| super::map::pool_member_row(m, pool_id, backward, cycle.first_day())));
+        if answer.members.is_empty() || u64::from(page) * u64::from(MEMBER_PAGE) >= answer.count.max(0) as u64 {
+            return Ok(rows);
+        }
+        page += 1;
+    }
+}
+
+async fn write_pools(ctx: &JobContext<'_>, rows: &[PoolRow], usage: &[PoolUsageRow], counts: &mut Counts) -> Result<(), SyncError> {
+    counts.items_seen += rows.len() as u64;
+    let a = ctx.store.merge_pools(ctx.fence, &ctx.account.name, rows).await?;
+    let b = ctx.store.merge_pool_usage(ctx.fence, &ctx.account.name, usage).await?;
+    counts.inserted += a.inserted + b.inserted;
+    counts.updated += a.updated + b.updated;
+    Ok(())
+}
+
+async fn write_members(ctx: &JobContext<'_>, rows: &[PoolMemberRow], counts: &mut Counts) -> Result<(), SyncError> {
+    let s = ctx.store.merge_pool_members(ctx.fence, &ctx.account.name, rows).await?;
+    counts.inserted += s.inserted;
+    counts.updated += s.updated;
+    Ok(())
+}
