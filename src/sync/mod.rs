@@ -4,16 +4,6 @@
 //! are the jobs; `planner` decides the daily-flow calls; `schedule` and `daemon` run jobs on time on exactly
 //! one replica.
 
-pub mod daemon;
-pub mod daily_flow;
-pub mod engine;
-pub mod inventory;
-pub mod map;
-pub mod monthly;
 pub mod planner;
-pub mod pools;
 pub mod progress;
 pub mod schedule;
-
-pub use engine::{Account, Engine, JobReport, JobRequest, SyncError};
-pub use schedule::JobKind;
