@@ -6,4 +6,5 @@ mod metrics;
 mod report;
 mod simulator;
 mod store;
+mod tidy;
 mod sync;
