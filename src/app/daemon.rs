@@ -1,0 +1,78 @@
+//! `gsl-sync run`: migrate, serve HTTP, and sync on schedule on whichever replica holds the lock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::hooks::DaemonHooks;
+use super::AppError;
+use crate::alerts::Notifier;
+use crate::config::Settings;
+use crate::http::{router, serve, HttpState};
+use crate::metrics::{MetricsOptions, SimGauges, Telemetry};
+use crate::sync::daemon::{Daemon, ElectionTimings};
+use crate::sync::Engine;
+
+/// How often due notifications are retried between syncs (a receiver that was down gets them here).
+const NOTIFY_EVERY: Duration = Duration::from_secs(60);
+
+pub async fn run(settings: Settings) -> Result<(), AppError> {
+    let store = super::connect(&settings).await?;
+    store.migrate().await?;
+    let telemetry = Telemetry::new();
+    let metrics = MetricsOptions::from_settings(&settings.metrics, settings.sync.timezone);
+    let gauges = SimGauges::new();
+    if let Err(e) = gauges.refresh(&store, &metrics).await {
+        tracing::error!(error = %e, "could not build the gauges from the store");
+    }
+    telemetry.seed_from_store(&store).await;
+    let engine = Arc::new(Engine::new(store.clone(), &settings, telemetry.clone()).map_err(|e| AppError::Usage(e.to_string()))?);
+    let listener = tokio::net::TcpListener::bind(settings.http.listen)
+        .await
+        .map_err(|e| AppError::Failed(format!("http.listen {}: {e}", settings.http.listen)))?;
+    tracing::info!(address = %settings.http.listen, "serving /metrics, /healthz, /readyz and /api/v1");
+    let shutdown = CancellationToken::new();
+    super::cancel_on_signal(shutdown.clone());
+    let state = HttpState {
+        store: store.clone(),
+        gauges: gauges.clone(),
+        telemetry: telemetry.clone(),
+        metrics: metrics.clone(),
+        timezone: settings.sync.timezone,
+    };
+    let http = tokio::spawn(serve(listener, router(state), shutdown.clone().cancelled_owned()));
+    let notifier = Notifier::new(store.clone(), settings.alerts.clone(), telemetry.clone());
+    let notify_loop = tokio::spawn(notify_periodically(notifier, shutdown.clone()));
+    let daemon = Daemon {
+        engine,
+        store: store.clone(),
+        hooks: Arc::new(DaemonHooks {
+            store,
+            settings: settings.clone(),
+            telemetry,
+            gauges,
+            metrics,
+        }),
+        timings: ElectionTimings::default(),
+    };
+    let grace = settings.sync.shutdown_grace;
+    let outcome = daemon.run(shutdown.clone()).await;
+    shutdown.cancel();
+    let _ = tokio::time::timeout(grace, async {
+        let _ = notify_loop.await;
+        let _ = http.await;
+    })
+    .await;
+    tracing::info!("stopped");
+    outcome.map_err(AppError::Failed)
+}
+
+async fn notify_periodically(notifier: Notifier, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(NOTIFY_EVERY) => { notifier.deliver_due().await; }
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! What follows a sync: refresh the gauges, evaluate alert rules, deliver notifications.
+
+use chrono::{Duration, Utc};
+
+use crate::alerts::Notifier;
+use crate::config::Settings;
+use crate::metrics::{MetricsOptions, SimGauges, Telemetry};
+use crate::store::Store;
+use crate::sync::daemon::AfterJob;
+use crate::sync::{JobKind, JobReport};
+
+/// Evaluates the alert rules as of yesterday (the newest usage day) and sends what is due.
+pub async fn evaluate_and_notify(store: &Store, settings: &Settings, telemetry: &Telemetry) {
+    let now = Utc::now();
+    let as_of = now.with_timezone(&settings.sync.timezone).date_naive() - Duration::days(1);
+    match crate::alerts::evaluate(store, &settings.alerts, as_of, now).await {
+        Ok(summary) => tracing::info!(?summary, "alert rules evaluated"),
+        Err(e) => tracing::error!(error = %e, "alert evaluation failed"),
+    }
+    let notifier = Notifier::new(store.clone(), settings.alerts.clone(), telemetry.clone());
+    let stats = notifier.deliver_due().await;
+    tracing::debug!(?stats, "alert notifications delivered");
+}
+
+/// The daemon's after-job hook.
+pub struct DaemonHooks {
+    pub store: Store,
+    pub settings: Settings,
+    pub telemetry: Telemetry,
+    pub gauges: SimGauges,
+    pub metrics: MetricsOptions,
+}
+
+#[async_trait::async_trait]
+impl AfterJob for DaemonHooks {
+    async fn after_job(&self, report: &JobReport) {
+        if let Err(e) = self.gauges.refresh(&self.store, &self.metrics).await {
+            tracing::error!(error = %e, "could not refresh the gauges");
+        }
+        if matches!(report.kind, JobKind::Inventory | JobKind::DailyFlow | JobKind::Pools) {
+            evaluate_and_notify(&self.store, &self.settings, &self.telemetry).await;
+            // Open episodes feed gsl_sims_over_threshold.
+            if let Err(e) = self.gauges.refresh(&self.store, &self.metrics).await {
+                tracing::error!(error = %e, "could not refresh the gauges");
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! `gsl-sync sync …`: one job (or all of them) for every configured account, under the sync lock.
+
+use tokio_util::sync::CancellationToken;
+
+use super::AppError;
+use crate::cli::SyncCommand;
+use crate::config::Settings;
+use crate::metrics::Telemetry;
+use crate::store::{LeaderLock, Store};
+use crate::sync::planner::{FlowPeriod, YearMonth};
+use crate::sync::{Engine, JobKind, JobReport, JobRequest};
+
+pub async fn run(settings: &Settings, cmd: &SyncCommand) -> Result<(), AppError> {
+    if settings.accounts.is_empty() {
+        return Err(AppError::Usage("configuration: no [accounts.NAME] table: nothing to sync".into()));
+    }
+    let request = request_of(cmd)?;
+    let store = super::connect(settings).await?;
+    let telemetry = Telemetry::new();
+    let engine = Engine::new(store.clone(), settings, telemetry).map_err(|e| AppError::Usage(e.to_string()))?;
+    let cancel = CancellationToken::new();
+    super::cancel_on_signal(cancel.clone());
+    let reports = run_jobs(&store, &engine, settings, cmd, request, &cancel).await?;
+    if let SyncCommand::All = cmd {
+        super::hooks::evaluate_and_notify(&store, settings, &Telemetry::new()).await;
+    }
+    let failures: Vec<String> = reports.iter().flat_map(JobReport::failures).collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Failed(failures.join("; ")))
+    }
+}
+
+/// Runs the jobs holding the sync lock, so a one-shot sync never spends GSL's budget twice beside a daemon.
+pub async fn run_jobs(
+    store: &Store,
+    engine: &Engine,
+    settings: &Settings,
+    cmd: &SyncCommand,
+    request: JobRequest,
+    cancel: &CancellationToken,
+) -> Result<Vec<JobReport>, AppError> {
+    let lock = LeaderLock::try_acquire(store, settings.sync.leader_lock_key, engine.holder())
+        .await?
+        .ok_or_else(|| AppError::Failed("another gsl-sync holds the sync lock (a daemon is syncing); try again later".into()))?;
+    let fence = lock.fence();
+    let mut reports = Vec::new();
+    for kind in kinds_of(cmd) {
+        if cancel.is_cancelled() {
+            break;
+        }
+        reports.push(engine.run(kind, request, &fence, cancel).await);
+    }
+    lock.release().await;
+    Ok(reports)
+}
+
+fn kinds_of(cmd: &SyncCommand) -> Vec<JobKind> {
+    match cmd {
+        SyncCommand::Inventory => vec![JobKind::Inventory],
+        SyncCommand::DailyFlow { .. } => vec![JobKind::DailyFlow],
+        SyncCommand::Monthly => vec![JobKind::Monthly],
+        SyncCommand::Pools => vec![JobKind::Pools],
+        SyncCommand::All => JobKind::ALL.to_vec(),
+    }
+}
+
+fn request_of(cmd: &SyncCommand) -> Result<JobRequest, AppError> {
+    match cmd {
+        SyncCommand::DailyFlow { date: Some(d), .. } => Ok(JobRequest::DailyFlow(FlowPeriod::Date(*d))),
+        SyncCommand::DailyFlow { month: Some(m), .. } => YearMonth::parse(m)
+            .filter(|_| m.len() == 7)
+            .map(|ym| JobRequest::DailyFlow(FlowPeriod::Month(ym)))
+            .ok_or_else(|| AppError::Usage(format!("--month {m:?} must look like YYYY-MM"))),
+        _ => Ok(JobRequest::Scheduled),
+    }
+}
