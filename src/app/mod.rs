@@ -6,7 +6,7 @@ use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{Settings, EXAMPLE_TOML};
 use crate::store::Store;
 
-mod temp_pg;
+pub mod temp_pg;
 
 /// How a command ended, mapped to CONTRACT.md's exit codes.
 #[derive(Debug, thiserror::Error)]
