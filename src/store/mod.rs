@@ -79,6 +79,21 @@ impl Store {
     }
 }
 
+/// Drops the database named in `url` (the demo starts from a clean one each time).
+pub async fn drop_database_if_exists(url: &SecretString) -> Result<()> {
+    let options = PgConnectOptions::from_str(url.expose_secret()).map_err(StoreError::Query)?;
+    let Some(name) = options.get_database().map(str::to_owned) else {
+        return Ok(());
+    };
+    let mut conn = options.clone().database("postgres").connect().await?;
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
 async fn create_database_if_missing(options: &PgConnectOptions) -> Result<()> {
     let Some(name) = options.get_database().map(str::to_owned) else {
         return Ok(());
