@@ -129,6 +129,8 @@ pub struct Engine {
     telemetry: Telemetry,
     holder: String,
     progress: Progress,
+    /// A fixed "today" instead of the clock's (tests, replays).
+    today: Option<NaiveDate>,
     /// Days at the start of a month during which last month is fetched again for late corrections.
     pub close_out_days: u32,
 }
@@ -163,12 +165,19 @@ impl Engine {
             telemetry,
             holder,
             progress: Progress::default(),
+            today: None,
             close_out_days: 3,
         }
     }
 
     pub fn with_progress(mut self, sink: Arc<dyn ProgressSink>) -> Self {
         self.progress = Progress::new(sink);
+        self
+    }
+
+    /// Runs as if the carrier's "today" were `day`.
+    pub fn with_today(mut self, day: NaiveDate) -> Self {
+        self.today = Some(day);
         self
     }
 
@@ -186,6 +195,9 @@ impl Engine {
 
     /// The carrier's "today" from this process's clock, in `sync.timezone`.
     pub fn today(&self) -> NaiveDate {
+        if let Some(day) = self.today {
+            return day;
+        }
         Utc::now().with_timezone(&self.settings.timezone).date_naive()
     }
 

@@ -5,7 +5,7 @@ use chrono::Duration;
 use super::engine::{Counts, JobContext, SyncError};
 use super::map;
 use super::progress::ProgressEvent;
-use crate::gsl::{ListSimCardsQuery, PagingDrift, SortOrder};
+use crate::gsl::{ListSimCardsQuery, PagingDrift};
 
 pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
     let mut counts = Counts::default();
@@ -18,7 +18,7 @@ pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
         );
         let by_cid = ListSimCardsQuery {
             sort: Some("cid".into()),
-            order: Some(SortOrder::Asc),
+            order: Some("asc".into()),
             ..ListSimCardsQuery::default()
         };
         let second = pass(ctx, by_cid, &mut counts).await?;
@@ -53,7 +53,7 @@ async fn pass(ctx: &JobContext<'_>, mut query: ListSimCardsQuery, counts: &mut C
         let stats = ctx.store.merge_cards(ctx.fence, &ctx.account.name, ctx.run_id, &rows).await?;
         counts.inserted += stats.inserted;
         counts.updated += stats.updated;
-        let total = page.count.max(0) as u64;
+        let total = page.count.unwrap_or(0).max(0) as u64;
         ctx.progress.report(|| ProgressEvent {
             account: ctx.account.name.clone(),
             job: "inventory",

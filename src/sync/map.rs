@@ -69,11 +69,13 @@ pub fn monthly_rows(usages: &[gsl::MonthUsage]) -> Vec<MonthlyUsageRow> {
     usages
         .iter()
         .flat_map(|u| {
-            u.flow_usages.iter().map(move |f| MonthlyUsageRow {
-                sim_card_id: u.sim_card_id,
-                iccid: u.iccid.clone(),
-                billing_cycle: f.billing_cycle.first_day(),
-                flow_used_mb: f.flow_used,
+            u.flow_usages.iter().filter_map(move |f| {
+                Some(MonthlyUsageRow {
+                    sim_card_id: u.sim_card_id,
+                    iccid: u.iccid.clone(),
+                    billing_cycle: f.billing_cycle?.first_day(),
+                    flow_used_mb: f.flow_used_mb,
+                })
             })
         })
         .collect()

@@ -37,7 +37,7 @@ async fn forward(ctx: &JobContext<'_>, billing: gsl::YearMonth, cycle: YearMonth
             let members = fetch_members(ctx, pool.id, billing, false, cycle, counts).await?;
             write_members(ctx, &members, counts).await?;
         }
-        if pools.pools.is_empty() || u64::from(page) * u64::from(PAGE) >= pools.count.max(0) as u64 {
+        if pools.pools.is_empty() || u64::from(page) * u64::from(PAGE) >= pools.count.unwrap_or(0).max(0) as u64 {
             return Ok(());
         }
         page += 1;
@@ -64,7 +64,7 @@ async fn backward(ctx: &JobContext<'_>, billing: gsl::YearMonth, cycle: YearMont
             let members = fetch_members(ctx, pool.id, billing, true, cycle, counts).await?;
             write_members(ctx, &members, counts).await?;
         }
-        if pools.pools.is_empty() || u64::from(page) * u64::from(PAGE) >= pools.count.max(0) as u64 {
+        if pools.pools.is_empty() || u64::from(page) * u64::from(PAGE) >= pools.count.unwrap_or(0).max(0) as u64 {
             return Ok(());
         }
         page += 1;
@@ -90,8 +90,8 @@ async fn fetch_members(
             ctx.call(client.list_sim_pool_members(pool_id, billing, page, MEMBER_PAGE)).await?
         };
         counts.api_calls += 1;
-        rows.extend(answer.members.iter().map(|m| super::map::pool_member_row(m, pool_id, backward, cycle.first_day())));
-        if answer.members.is_empty() || u64::from(page) * u64::from(MEMBER_PAGE) >= answer.count.max(0) as u64 {
+        rows.extend(answer.pool_members.iter().map(|m| super::map::pool_member_row(m, pool_id, backward, cycle.first_day())));
+        if answer.pool_members.is_empty() || u64::from(page) * u64::from(MEMBER_PAGE) >= answer.count.unwrap_or(0).max(0) as u64 {
             return Ok(rows);
         }
         page += 1;
