@@ -44,18 +44,14 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     let http = tokio::spawn(serve(listener, router(state), shutdown.clone().cancelled_owned()));
     let notifier = Notifier::new(store.clone(), settings.alerts.clone(), telemetry.clone());
     let notify_loop = tokio::spawn(notify_periodically(notifier, shutdown.clone()));
-    let daemon = Daemon {
-        engine,
+    let hooks = Arc::new(DaemonHooks {
         store: store.clone(),
-        hooks: Arc::new(DaemonHooks {
-            store,
-            settings: settings.clone(),
-            telemetry,
-            gauges,
-            metrics,
-        }),
-        timings: ElectionTimings::default(),
-    };
+        settings: settings.clone(),
+        telemetry,
+        gauges,
+        metrics,
+    });
+    let daemon = Daemon::new(engine, store, hooks, ElectionTimings::default());
     let grace = settings.sync.shutdown_grace;
     let outcome = daemon.run(shutdown.clone()).await;
     shutdown.cancel();

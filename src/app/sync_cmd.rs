@@ -44,6 +44,10 @@ pub async fn run_jobs(
     let lock = LeaderLock::try_acquire(store, settings.sync.leader_lock_key, engine.holder())
         .await?
         .ok_or_else(|| AppError::Failed("another gsl-sync holds the sync lock (a daemon is syncing); try again later".into()))?;
+    // Holding the lock, no other syncer runs: runs left 'running' were killed.
+    if let Ok(n @ 1..) = store.fail_abandoned_runs(engine.holder()).await {
+        tracing::warn!(runs = n, "marked runs of a killed syncer as failed");
+    }
     let fence = lock.fence();
     let mut reports = Vec::new();
     for kind in kinds_of(cmd) {

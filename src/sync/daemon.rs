@@ -1,6 +1,7 @@
 //! The long-running syncer: elects one active replica through a Postgres advisory lock, runs the scheduled
 //! jobs while it holds the lock, catches up missed runs, and stops at a safe point on shutdown.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,13 +39,29 @@ impl Default for ElectionTimings {
 }
 
 pub struct Daemon {
-    pub engine: Arc<Engine>,
-    pub store: Store,
-    pub hooks: Arc<dyn AfterJob>,
-    pub timings: ElectionTimings,
+    engine: Arc<Engine>,
+    store: Store,
+    hooks: Arc<dyn AfterJob>,
+    timings: ElectionTimings,
+    leading: Arc<AtomicBool>,
 }
 
 impl Daemon {
+    pub fn new(engine: Arc<Engine>, store: Store, hooks: Arc<dyn AfterJob>, timings: ElectionTimings) -> Self {
+        Self {
+            engine,
+            store,
+            hooks,
+            timings,
+            leading: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// True while this replica holds the sync lock.
+    pub fn leading(&self) -> Arc<AtomicBool> {
+        self.leading.clone()
+    }
+
     /// Runs until `shutdown` is cancelled. Returns once no job is running and the lock is released.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), String> {
         let (queue, mut rx) = JobQueue::new();
@@ -76,6 +93,7 @@ impl Daemon {
         shutdown: &CancellationToken,
     ) {
         tracing::info!(holder = self.engine.holder(), "this replica is now the syncer");
+        self.leading.store(true, Ordering::SeqCst);
         let lost = shutdown.child_token();
         match self.store.fail_abandoned_runs(self.engine.holder()).await {
             Ok(0) => {}
@@ -96,6 +114,7 @@ impl Daemon {
             self.hooks.after_job(&report).await;
         }
         watchdog.abort();
+        self.leading.store(false, Ordering::SeqCst);
         if !shutdown.is_cancelled() {
             tracing::warn!("lost the sync lock; this replica stops syncing until it wins it again");
         }

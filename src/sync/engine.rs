@@ -175,6 +175,12 @@ impl Engine {
         self
     }
 
+    /// Names this replica in `sync_runs.holder` (default: host name and process id).
+    pub fn with_holder(mut self, holder: &str) -> Self {
+        self.holder = holder.to_owned();
+        self
+    }
+
     /// Runs as if the carrier's "today" were `day`.
     pub fn with_today(mut self, day: NaiveDate) -> Self {
         self.today = Some(day);

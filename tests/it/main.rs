@@ -4,6 +4,7 @@ mod alerts;
 mod client;
 mod metrics;
 mod report;
+mod resilience;
 mod simulator;
 mod store;
 mod tidy;
