@@ -172,3 +172,84 @@ pub fn decode_list<T: DeserializeOwned>(
     }
     decode(operation, body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_all_error_shapes() {
+        let cases: &[(&str, Option<&str>, Option<&str>, Option<&str>)] = &[
+            (
+                r#"{"error_code":"GSL.00010004","error_msg":"参数异常"}"#,
+                Some("GSL.00010004"),
+                Some("参数异常"),
+                None,
+            ),
+            (
+                r#"{"code":"GSL.00010003","message":"系统繁忙,请稍后重试"}"#,
+                Some("GSL.00010003"),
+                Some("系统繁忙,请稍后重试"),
+                None,
+            ),
+            (
+                r#"{"errorCode":"X.1","errorMsg":"m"}"#,
+                Some("X.1"),
+                Some("m"),
+                None,
+            ),
+            (
+                r#"{"error_code":"APIGW.0301","error_msg":"bad","request_id":"r1"}"#,
+                Some("APIGW.0301"),
+                Some("bad"),
+                Some("r1"),
+            ),
+            (
+                r#"{"error":{"code":401,"message":"The username or password is wrong."}}"#,
+                Some("401"),
+                Some("The username or password is wrong."),
+                None,
+            ),
+            ("not json", None, None, None),
+            ("", None, None, None),
+        ];
+        for (body, code, msg, rid) in cases {
+            let e = parse_error_body(body.as_bytes());
+            assert_eq!(e.code.as_deref(), *code, "{body}");
+            assert_eq!(e.message.as_deref(), *msg, "{body}");
+            assert_eq!(e.request_id.as_deref(), *rid, "{body}");
+        }
+    }
+
+    #[test]
+    fn retryability_and_codes() {
+        let op = Operation::ListSimCards;
+        let api = |status| GslError::Api {
+            operation: op,
+            status,
+            code: Some("C".into()),
+            message: String::new(),
+            request_id: None,
+        };
+        assert!(api(500).is_retryable());
+        assert!(!api(400).is_retryable());
+        assert_eq!(api(400).code(), Some("C"));
+        assert!(GslError::RateLimited {
+            operation: op,
+            retry_after: None
+        }
+        .is_retryable());
+        assert!(GslError::Timeout { operation: op }.is_retryable());
+        assert!(!GslError::Decode {
+            operation: op,
+            detail: String::new()
+        }
+        .is_retryable());
+        assert!(!GslError::Auth {
+            code: None,
+            message: String::new(),
+            request_id: None
+        }
+        .is_retryable());
+    }
+}

@@ -281,3 +281,81 @@ impl PoolQuery {
         p
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn year_month_parses_both_formats() {
+        let cases = [
+            ("2024-08", Some((2024, 8))),
+            ("202408", Some((2024, 8))),
+            (" 2024-12 ", Some((2024, 12))),
+            ("2024-13", None),
+            ("202400", None),
+            ("2024/08", None),
+            ("24-08", None),
+            ("２０２４０８", None),
+            ("", None),
+        ];
+        for (s, want) in cases {
+            let got = s.parse::<YearMonth>().ok().map(|m| (m.year(), m.month()));
+            assert_eq!(got, want, "{s:?}");
+        }
+        let m = YearMonth::new(2024, 8).expect("valid");
+        assert_eq!(
+            (m.compact().as_str(), m.dashed().as_str()),
+            ("202408", "2024-08")
+        );
+    }
+
+    #[test]
+    fn list_query_pairs_use_repeated_keys_and_lowercase_booleans() {
+        let q = ListSimCardsQuery {
+            limit: Some(500),
+            offset: Some(1),
+            tag_id: vec![3, 1],
+            price_plan_id: vec!["b".into(), "a".into()],
+            real_named: Some(true),
+            filter_downtime_period: Some(false),
+            ..Default::default()
+        };
+        let wire = crate::gsl::sign::canonical_query(&q.pairs().0);
+        assert_eq!(
+            wire,
+            "filter_downtime_period=false&limit=500&offset=1&price_plan_id=a&price_plan_id=b&real_named=true&tag_id=1&tag_id=3"
+        );
+    }
+
+    #[test]
+    fn client_side_checks() {
+        let bad = [
+            ListSimCardsQuery {
+                limit: Some(5),
+                ..Default::default()
+            },
+            ListSimCardsQuery {
+                limit: Some(501),
+                ..Default::default()
+            },
+            ListSimCardsQuery {
+                offset: Some(0),
+                ..Default::default()
+            },
+        ];
+        for q in bad {
+            assert!(
+                matches!(q.check(), Err(GslError::InvalidRequest(_))),
+                "{q:?}"
+            );
+        }
+        assert!(CardSelector::Ids((0..101).collect())
+            .check(100, "x")
+            .is_err());
+        assert!(CardSelector::Ids(vec![]).check(100, "x").is_err());
+        assert!(CardSelector::Iccids(vec!["a".into()])
+            .check(100, "x")
+            .is_ok());
+    }
+}
