@@ -179,7 +179,8 @@ mod tests {
 
     #[test]
     fn parses_all_error_shapes() {
-        let cases: &[(&str, Option<&str>, Option<&str>, Option<&str>)] = &[
+        type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let cases: &[Case] = &[
             (
                 r#"{"error_code":"GSL.00010004","error_msg":"参数异常"}"#,
                 Some("GSL.00010004"),

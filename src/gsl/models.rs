@@ -317,7 +317,8 @@ mod tests {
 
     #[test]
     fn missing_required_fields_are_decode_errors_naming_the_field() {
-        let cases: &[(&[u8], fn(&[u8]) -> Result<(), GslError>, &str)] = &[
+        type Decoder = fn(&[u8]) -> Result<(), GslError>;
+        let cases: &[(&[u8], Decoder, &str)] = &[
             (
                 br#"{"sim_cards":[{"iccid":"1"}]}"#,
                 |b| decode::sim_card_page(b).map(drop),
