@@ -637,7 +637,7 @@ async fn verify_signature(
         body: &body,
     };
     let want = sign::authorization(&input, &date, "AKTEST", b"SKTEST-secret");
-    if h("authorization") != want || project != "proj-1" || h("x-auth-token") != "" {
+    if h("authorization") != want || project != "proj-1" || !h("x-auth-token").is_empty() {
         return gsl_error(StatusCode::UNAUTHORIZED, "APIGW.0301", "sig");
     }
     axum::Json(json!({"work_order_id": "1000001", "count": 0})).into_response()
