@@ -223,3 +223,155 @@ pub fn month_flow(p: &Profile, first: NaiveDate, today: NaiveDate) -> f64 {
 pub fn yesterday(today: NaiveDate) -> NaiveDate {
     today - Duration::days(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    fn view(cards: u64, seed: u64, today: &str) -> FleetView {
+        FleetView {
+            seed,
+            today: day(today),
+            state: FleetState::new(cards),
+            overrides: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn flow_used_is_the_cycle_sum_and_left_completes_the_quota() {
+        let v = view(3000, 7, "2026-11-28");
+        for id in v.card_ids() {
+            let Some(c) = v.card(id) else { continue };
+            let p = Profile::new(7, slot_of_id(id).unwrap_or_default());
+            let start = p.cycle_start(v.today);
+            let sum: f64 = start
+                .iter_days()
+                .take_while(|d| *d < v.today)
+                .map(|d| p.daily_flow(d))
+                .sum();
+            assert!(
+                (c.flow_used - sum).abs() < 1e-6,
+                "{id}: {} vs {sum}",
+                c.flow_used
+            );
+            if c.flow_used < p.quota_mb {
+                assert!(
+                    (c.flow_used + c.flow_left - p.quota_mb).abs() < 1e-6,
+                    "{id}"
+                );
+            } else {
+                assert_eq!(c.flow_left, 0.0);
+                assert!(matches!(c.operator_status, 1 | 2), "{id}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_status_code_is_present() {
+        let v = view(5000, 1, "2026-11-28");
+        let cards: Vec<SimCard> = v.card_ids().filter_map(|id| v.card(id)).collect();
+        let sim: BTreeSet<i32> = cards.iter().map(|c| c.sim_status).collect();
+        let op: BTreeSet<i32> = cards.iter().map(|c| c.operator_status).collect();
+        let types: BTreeSet<i32> = cards.iter().map(|c| c.sim_type).collect();
+        assert_eq!(sim, BTreeSet::from([10, 11, 13, 14, 20, 30]));
+        assert_eq!(op, BTreeSet::from([-1, 1, 2, 3, 4, 5, 6, 7]));
+        assert_eq!(types, BTreeSet::from([1, 2, 3]));
+        assert!(cards.iter().any(|c| c.sim_pool_id.is_some()));
+        assert!(cards
+            .iter()
+            .all(|c| c.sim_type != 3 || c.device_model.is_none()));
+        assert!(cards
+            .iter()
+            .all(|c| c.sim_card_id < (1i64 << 53) && (19..=20).contains(&c.iccid.len())));
+        assert!(cards
+            .iter()
+            .any(|c| c.price_plan_name.contains("物联网卡流量包-10GB")));
+        // Idle, heavy and spiking cards all occur.
+        let profiles: Vec<Profile> = (0..5000).map(|i| Profile::new(1, i * STRIDE)).collect();
+        let month = |p: &Profile| p.flow_between(day("2026-10-01"), day("2026-11-01"));
+        assert!(profiles
+            .iter()
+            .any(|p| p.sim_status == 20 && month(p) == 0.0));
+        assert!(profiles.iter().any(|p| month(p) > p.quota_mb));
+        let spiky = profiles.iter().any(|p| {
+            let flows: Vec<f64> = day("2026-10-01")
+                .iter_days()
+                .take(31)
+                .map(|d| p.daily_flow(d))
+                .collect();
+            let median = {
+                let mut f = flows.clone();
+                f.sort_by(f64::total_cmp);
+                f[15]
+            };
+            median > 0.0 && flows.iter().any(|f| *f > 10.0 * median)
+        });
+        assert!(spiky);
+    }
+
+    #[test]
+    fn same_seed_same_fleet_other_seed_other_fleet() {
+        let a = view(200, 42, "2026-11-10");
+        let b = view(200, 42, "2026-11-10");
+        let c = view(200, 43, "2026-11-10");
+        let cards = |v: &FleetView| v.card_ids().filter_map(|id| v.card(id)).collect::<Vec<_>>();
+        assert_eq!(cards(&a), cards(&b));
+        assert_ne!(cards(&a), cards(&c));
+    }
+
+    #[test]
+    fn unicom_cycles_start_on_the_27th() {
+        let p = (0..1000)
+            .map(|i| Profile::new(1, i * STRIDE))
+            .find(|p| p.unicom_cycle);
+        let Some(p) = p else {
+            panic!("no Unicom 27th-cycle card")
+        };
+        for (today, start) in [
+            ("2026-11-28", "2026-11-27"),
+            ("2026-11-26", "2026-10-27"),
+            ("2026-01-05", "2025-12-27"),
+        ] {
+            assert_eq!(p.cycle_start(day(today)), day(start));
+        }
+    }
+
+    #[test]
+    fn paging_matches_iteration_through_adds_inserts_and_removes() {
+        let mut s = FleetState::new(50);
+        s.append(3);
+        s.remove(7 * STRIDE);
+        let inserted = s.insert_before_rank(10);
+        assert!(inserted.is_some());
+        let all: Vec<u64> = s.iter_from(0).collect();
+        assert_eq!(all.len() as u64, s.count());
+        assert!(all.windows(2).all(|w| w[0] < w[1]), "cid order");
+        assert_eq!(inserted, all.get(10).copied());
+        for k in 0..s.count() {
+            assert_eq!(s.nth(k), Some(all[k as usize]));
+        }
+        let paged: Vec<u64> = (0..6).flat_map(|p| s.page(p * 10, 10, false)).collect();
+        assert_eq!(paged, all);
+        let mut desc: Vec<u64> = (0..6).flat_map(|p| s.page(p * 10, 10, true)).collect();
+        desc.reverse();
+        assert_eq!(desc, all);
+        assert!(s.page(s.count(), 10, false).is_empty());
+    }
+
+    #[test]
+    fn ids_and_iccids_round_trip() {
+        for slot in [0, STRIDE, 999_999 * STRIDE + 5] {
+            assert_eq!(slot_of_id(id_of(slot)), Some(slot));
+            assert_eq!(
+                slot_of_iccid(&super::super::card::iccid_of(slot)),
+                Some(slot)
+            );
+        }
+        assert_eq!(slot_of_iccid("8986000000000000000x"), None);
+    }
+}
