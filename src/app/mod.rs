@@ -65,6 +65,9 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             eprintln!("gsl-sync: migrations applied");
             Ok(())
         }
+        Command::Simulate(args) => crate::simulator::run_cli(&args)
+            .await
+            .map_err(|e| AppError::Failed(e.to_string())),
         other => Err(AppError::Usage(format!(
             "{} is not yet implemented",
             command_name(&other)
