@@ -2,6 +2,7 @@
 
 mod alerts;
 mod client;
+mod e2e;
 mod metrics;
 mod report;
 mod resilience;
