@@ -310,10 +310,12 @@ impl GslClient {
         let mut relogged = false;
         loop {
             let creds = self.credentials().await?;
+            // The list permit comes last, right before sending: its gateway bucket holds a single call, so
+            // waiting for a busy total slot after it would bunch two list calls together.
+            self.inner.total_pacer.acquire().await;
             if call.op == Operation::ListSimCards {
                 self.inner.list_pacer.acquire().await;
             }
-            self.inner.total_pacer.acquire().await;
             let attempt = retries + u32::from(relogged);
             let err = match self.attempt(call, &creds, attempt, &parse).await {
                 Ok(v) => return Ok(v),

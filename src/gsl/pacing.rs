@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+const JITTER_MARGIN: f64 = 1.05;
+
 /// Hands out one permit every `interval`; shared by all clones and tasks of one client.
 #[derive(Debug)]
 pub struct Pacer {
@@ -14,10 +16,12 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    /// `rate_per_second <= 0` or not finite means unpaced.
+    /// `rate_per_second <= 0` or not finite means unpaced. Permits are spaced 5 % wider than the rate: a call
+    /// that reaches a gateway bucket of capacity 1 a few milliseconds early (network or scheduling jitter) is
+    /// refused with 429, and the margin costs less time than the retry would.
     pub fn new(rate_per_second: f64) -> Self {
         let interval = (rate_per_second.is_finite() && rate_per_second > 0.0)
-            .then(|| Duration::from_secs_f64(1.0 / rate_per_second));
+            .then(|| Duration::from_secs_f64(JITTER_MARGIN / rate_per_second));
         Self {
             interval,
             next: Mutex::new(None),
@@ -61,7 +65,7 @@ mod tests {
         let slots: Vec<Duration> = (0..10)
             .map(|_| pacer.reserve_at(t0).expect("paced") - t0)
             .collect();
-        let want: Vec<Duration> = (0..10).map(|i| ms(200 * i)).collect();
+        let want: Vec<Duration> = (0..10).map(|i| ms(210 * i)).collect();
         assert_eq!(slots, want);
     }
 
@@ -73,7 +77,7 @@ mod tests {
         let later = t0 + Duration::from_secs(10);
         let a = pacer.reserve_at(later).expect("paced");
         let b = pacer.reserve_at(later).expect("paced");
-        assert_eq!((a - later, b - later), (ms(0), ms(1000)));
+        assert_eq!((a - later, b - later), (ms(0), ms(1050)));
     }
 
     #[test]
@@ -82,7 +86,7 @@ mod tests {
         let t0 = Instant::now();
         pacer.reserve_at(t0);
         let slot = pacer.reserve_at(t0 + ms(100)).expect("paced");
-        assert_eq!(slot - t0, ms(500));
+        assert_eq!(slot - t0, ms(525));
     }
 
     #[test]
@@ -103,7 +107,7 @@ mod tests {
             .collect();
         all.sort();
         let gaps: Vec<Duration> = all.windows(2).map(|w| w[1] - w[0]).collect();
-        assert!(gaps.iter().all(|g| *g == ms(1)), "{gaps:?}");
+        assert!(gaps.iter().all(|g| *g == Duration::from_micros(1050)), "{gaps:?}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use gsl_sync::gsl::{
 use gsl_sync::simulator::{self, Faults, SimulatorHandle, SimulatorOptions};
 use secrecy::SecretString;
 
-use crate::sync::d;
+use crate::helpers::d;
 
 #[derive(Default)]
 struct Recorder {
@@ -59,6 +59,10 @@ fn password(sim: &SimulatorHandle, pw: &str) -> Auth {
 }
 
 fn client(sim: &SimulatorHandle, auth: Auth, rates: (f64, f64), observer: Arc<Recorder>) -> GslClient {
+    client_with_retries(sim, auth, rates, observer, 4)
+}
+
+fn client_with_retries(sim: &SimulatorHandle, auth: Auth, rates: (f64, f64), observer: Arc<Recorder>, max_retries: u32) -> GslClient {
     GslClient::new(
         ClientSettings {
             account: "main".into(),
@@ -68,7 +72,7 @@ fn client(sim: &SimulatorHandle, auth: Auth, rates: (f64, f64), observer: Arc<Re
             total_rate_per_second: rates.1,
             request_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(2),
-            max_retries: 4,
+            max_retries,
             retry_base_delay: Duration::from_millis(20),
             retry_max_delay: Duration::from_millis(500),
         },
@@ -177,13 +181,13 @@ async fn a_wrong_password_is_a_clear_auth_error_that_leaks_nothing() {
 async fn server_errors_and_throttling_are_retried_but_bad_requests_are_not() {
     let sim = start(100, |o| {
         o.faults = Faults {
-            error_rate: 0.5,
+            error_rate: 0.3,
             ..Faults::default()
         }
     })
     .await;
     let rec = Arc::new(Recorder::default());
-    let c = client(&sim, password(&sim, "demo"), FAST, rec.clone());
+    let c = client_with_retries(&sim, password(&sim, "demo"), FAST, rec.clone(), 8);
     for _ in 0..10 {
         c.list_sim_cards(&ListSimCardsQuery::default()).await.unwrap();
     }
@@ -205,14 +209,14 @@ async fn server_errors_and_throttling_are_retried_but_bad_requests_are_not() {
     // 400 is final.
     sim.reset_stats();
     let bad = c
-        .list_sim_cards(&ListSimCardsQuery {
-            limit: Some(5),
-            ..Default::default()
+        .daily_flow(&DailyFlowQuery {
+            cards: CardSelector::Ids(vec![1]),
+            period: FlowPeriod::Date(d("2026-11-20")),
         })
         .await
         .unwrap_err();
     assert_eq!(bad.code(), Some("GSL.00010004"));
-    assert_eq!(sim.stats().calls("list_sim_cards"), 1, "no retry on 400");
+    assert_eq!(sim.stats().calls("daily_flow"), 1, "no retry on 400 (today is not offered yet)");
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 mod alerts;
 mod client;
 mod e2e;
+mod helpers;
 mod metrics;
 mod report;
 mod resilience;

@@ -14,7 +14,8 @@ use tokio::io::AsyncBufReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::sync::{assert_ok, d, settings_for, simulator};
+use crate::helpers::{d, settings_for, simulator, wait_until};
+use crate::sync::assert_ok;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gsl-sync");
 
@@ -168,7 +169,7 @@ async fn two_replicas_elect_exactly_one_syncer_and_the_other_takes_over(pool: Pg
         replicas.push((name, leading, stop, task, recorder));
     }
     // Both start with every job missed: exactly one of them runs them.
-    crate::sync::wait_until("the missed jobs ran", || {
+    wait_until("the missed jobs ran", || {
         replicas.iter().map(|r| r.4 .0.lock().unwrap().len()).sum::<usize>() >= 4
     })
     .await;
@@ -182,7 +183,7 @@ async fn two_replicas_elect_exactly_one_syncer_and_the_other_takes_over(pool: Pg
     replicas[leader].2.cancel();
     let follower = 1 - leader;
     let follower_leading = replicas[follower].1.clone();
-    crate::sync::wait_until("the follower takes over", || follower_leading.load(Ordering::SeqCst)).await;
+    wait_until("the follower takes over", || follower_leading.load(Ordering::SeqCst)).await;
     for r in &replicas {
         r.2.cancel();
     }

@@ -1,52 +1,14 @@
 //! Integration tests: the sync engine against the simulator over real HTTP and a fresh Postgres each.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::NaiveDate;
-use gsl_sync::config::{Settings, Sources};
 use gsl_sync::metrics::Telemetry;
-use gsl_sync::simulator::{self, DriftFault, Faults, SimulatorHandle, SimulatorOptions};
+use gsl_sync::simulator::{DriftFault, Faults, SimulatorHandle};
 use gsl_sync::store::{Fence, Store};
 use gsl_sync::sync::{Engine, JobKind, JobReport, JobRequest};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-pub fn d(s: &str) -> NaiveDate {
-    s.parse().expect("a date")
-}
-
-pub async fn simulator(cards: u64, today: &str, rate_limited: bool) -> SimulatorHandle {
-    let mut opts = SimulatorOptions {
-        cards,
-        today: d(today),
-        ..SimulatorOptions::default()
-    };
-    if !rate_limited {
-        opts.rate_limit = None;
-    }
-    simulator::start("127.0.0.1:0".parse().unwrap(), opts).await.expect("simulator starts")
-}
-
-/// Settings with one password account `main` pointing at the simulator.
-pub fn settings_for(sim: &SimulatorHandle) -> Settings {
-    let base = sim.base_url();
-    let env = [
-        ("GSL_SYNC__ACCOUNTS__MAIN__ENDPOINT", base.as_str()),
-        ("GSL_SYNC__ACCOUNTS__MAIN__IAM_ENDPOINT", base.as_str()),
-        ("GSL_SYNC__ACCOUNTS__MAIN__AUTH", "password"),
-        ("GSL_SYNC__ACCOUNTS__MAIN__DOMAIN", "demo"),
-        ("GSL_SYNC__ACCOUNTS__MAIN__USER", "demo"),
-        ("GSL_SYNC__ACCOUNTS__MAIN__PASSWORD", "demo"),
-        ("GSL_SYNC__SYNC__RETRY_BASE_DELAY", "10ms"),
-        ("GSL_SYNC__SYNC__RETRY_MAX_DELAY", "200ms"),
-    ];
-    Settings::load_from(&Sources {
-        file: None,
-        env: Some(env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
-    })
-    .expect("valid settings")
-}
+use crate::helpers::{d, settings_for, simulator};
 
 pub fn engine(store: &Store, sim: &SimulatorHandle, today: &str) -> Engine {
     Engine::new(store.clone(), &settings_for(sim), Telemetry::new())
@@ -260,21 +222,3 @@ async fn a_failing_api_fails_the_run_but_keeps_what_was_stored(pool: PgPool) {
     assert_eq!(count(&pool, "SELECT count(*) FROM sim_cards WHERE removed_at IS NOT NULL").await, 0);
 }
 
-/// Keeps the simulator and store alive for helpers in other modules.
-#[allow(dead_code)]
-pub struct Fixture {
-    pub sim: SimulatorHandle,
-    pub store: Store,
-    pub engine: Arc<Engine>,
-}
-
-#[allow(dead_code)]
-pub async fn wait_until<F: Fn() -> bool>(what: &str, f: F) {
-    for _ in 0..200 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
