@@ -81,26 +81,50 @@ pub async fn start() -> Result<TempCluster, String> {
         .tempdir()
         .map_err(|e| format!("temporary folder: {e}"))?;
     if as_postgres {
-        let status = Command::new("chown").args(["-R", "postgres"]).arg(dir.path()).status();
+        let status = Command::new("chown")
+            .args(["-R", "postgres"])
+            .arg(dir.path())
+            .status();
         if !matches!(status, Ok(s) if s.success()) {
-            return Err("running as root, but could not hand the temporary folder to the postgres user".into());
+            return Err(
+                "running as root, but could not hand the temporary folder to the postgres user"
+                    .into(),
+            );
         }
     }
     let data = dir.path().join("data");
     let out = server_command(&bin.join("initdb"), as_postgres)
-        .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "-D"])
+        .args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "-D",
+        ])
         .arg(&data)
         .stdout(Stdio::null())
         .output()
         .map_err(|e| format!("initdb: {e}"))?;
     if !out.status.success() {
-        return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     let port = free_port()?;
     let child = server_command(&bin.join("postgres"), as_postgres)
         .arg("-D")
         .arg(&data)
-        .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+        .args([
+            "-p",
+            &port.to_string(),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+        ])
         .arg("-k")
         .arg(dir.path())
         .stdout(Stdio::null())
@@ -113,7 +137,10 @@ pub async fn start() -> Result<TempCluster, String> {
         url: format!("postgres://postgres@127.0.0.1:{port}/gsl_sync_demo"),
     };
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             // Accepting connections comes a moment after the port opens; the store's connect retries cover it.
             tokio::time::sleep(Duration::from_millis(300)).await;
             return Ok(cluster);
@@ -137,7 +164,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_throwaway_cluster_starts_answers_and_goes_away() {
-        let cluster = start().await.expect("server binaries are on this machine (Debian postgresql)");
+        let cluster = start()
+            .await
+            .expect("server binaries are on this machine (Debian postgresql)");
         let admin = cluster.url.replace("/gsl_sync_demo", "/postgres");
         let mut conn = None;
         for _ in 0..50 {
@@ -148,7 +177,10 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let mut conn = conn.expect("the cluster accepts connections");
-        let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await.unwrap();
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
         assert_eq!(one, 1);
         drop(conn);
         let dir = cluster.data_dir().to_path_buf();

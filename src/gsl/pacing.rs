@@ -107,7 +107,10 @@ mod tests {
             .collect();
         all.sort();
         let gaps: Vec<Duration> = all.windows(2).map(|w| w[1] - w[0]).collect();
-        assert!(gaps.iter().all(|g| *g == Duration::from_micros(1050)), "{gaps:?}");
+        assert!(
+            gaps.iter().all(|g| *g == Duration::from_micros(1050)),
+            "{gaps:?}"
+        );
     }
 
     #[test]

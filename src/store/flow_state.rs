@@ -23,7 +23,11 @@ impl Store {
     }
 
     /// Records a fetched month; progress never moves backwards and a closed month stays closed.
-    pub async fn record_daily_flow_fetched(&self, account: &str, state: FlowMonthState) -> Result<()> {
+    pub async fn record_daily_flow_fetched(
+        &self,
+        account: &str,
+        state: FlowMonthState,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO daily_flow_state (account, month, complete_through, closed) VALUES ($1, $2, $3, $4)
              ON CONFLICT (account, month) DO UPDATE
@@ -59,12 +63,30 @@ mod tests {
             complete_through: d(through),
             closed,
         };
-        store.record_daily_flow_fetched("main", state("2026-10-20", false)).await.unwrap();
-        store.record_daily_flow_fetched("main", state("2026-10-10", false)).await.unwrap();
-        assert_eq!(store.daily_flow_state("main").await.unwrap(), vec![state("2026-10-20", false)]);
-        store.record_daily_flow_fetched("main", state("2026-10-31", true)).await.unwrap();
-        store.record_daily_flow_fetched("main", state("2026-10-31", false)).await.unwrap();
-        assert_eq!(store.daily_flow_state("main").await.unwrap(), vec![state("2026-10-31", true)]);
+        store
+            .record_daily_flow_fetched("main", state("2026-10-20", false))
+            .await
+            .unwrap();
+        store
+            .record_daily_flow_fetched("main", state("2026-10-10", false))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.daily_flow_state("main").await.unwrap(),
+            vec![state("2026-10-20", false)]
+        );
+        store
+            .record_daily_flow_fetched("main", state("2026-10-31", true))
+            .await
+            .unwrap();
+        store
+            .record_daily_flow_fetched("main", state("2026-10-31", false))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.daily_flow_state("main").await.unwrap(),
+            vec![state("2026-10-31", true)]
+        );
         assert!(store.daily_flow_state("other").await.unwrap().is_empty());
     }
 }

@@ -1,6 +1,8 @@
 //! The store: every SQL statement of gsl-sync lives under this module; it knows nothing of HTTP or GSL.
 
+use std::collections::BTreeSet;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -40,6 +42,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    /// Partitions known to exist, so writes do not ask the catalog every batch.
+    partitions: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl Store {
@@ -52,12 +56,36 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// Wraps an existing pool (tests hand in the one `#[sqlx::test]` made).
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            partitions: Arc::default(),
+        }
+    }
+
+    fn partition_known(&self, name: &str) -> bool {
+        self.partitions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(name)
+    }
+
+    fn remember_partition(&self, name: String) {
+        self.partitions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name);
+    }
+
+    fn forget_partition(&self, name: &str) {
+        self.partitions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -126,6 +154,21 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<()> {
 }
 
 pub mod alerts;
+mod cards;
+mod copy;
 pub mod flow_state;
+mod flows;
+mod leader;
+mod partitions;
+mod pools;
+pub mod rows;
+mod runs;
+
+pub use leader::{Fence, LeaderLock};
+pub use rows::{
+    CardKey, CardRow, DailyFlowRow, MergeStats, MonthlyUsageRow, PoolMemberRow, PoolRow,
+    PoolUsageRow,
+};
+pub use runs::{RunOutcome, RunStatus};
 pub mod gauges;
 pub mod reports;

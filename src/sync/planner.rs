@@ -120,7 +120,8 @@ pub fn plan_nightly(today: NaiveDate, close_out_days: u32, states: &[MonthState]
     let mut periods = Vec::new();
 
     let last_state = states.iter().find(|s| s.month == last_month);
-    let last_settled = last_state.is_some_and(|s| s.closed && s.complete_through >= last_month.last_day());
+    let last_settled =
+        last_state.is_some_and(|s| s.closed && s.complete_through >= last_month.last_day());
     let in_close_out = today.day() <= close_out_days;
     // Cards may not have existed last month; but a fleet seen for the first time still gets last month, which is
     // history the API will drop soon.
@@ -133,9 +134,10 @@ pub fn plan_nightly(today: NaiveDate, close_out_days: u32, states: &[MonthState]
 
     let fetched_through = states.iter().map(|s| s.complete_through).max();
     let gap = match fetched_through {
-        Some(through) if through + Duration::days(1) < window_start => {
-            days_between(through + Duration::days(1), window_start - Duration::days(1))
-        }
+        Some(through) if through + Duration::days(1) < window_start => days_between(
+            through + Duration::days(1),
+            window_start - Duration::days(1),
+        ),
         _ => Vec::new(),
     };
     Plan { periods, gap }
@@ -148,14 +150,16 @@ pub fn plan_explicit(today: NaiveDate, period: FlowPeriod) -> Result<Plan, Strin
         FlowPeriod::Date(d) if d < start || d > yesterday => Err(format!(
             "--date {d} is outside the days the API offers today ({start} to {yesterday})"
         )),
-        FlowPeriod::Month(m) if m != YearMonth::of(today) && m != YearMonth::of(start) => Err(format!(
-            "--month {m} must be this month or last month ({} or {})",
-            YearMonth::of(today),
-            YearMonth::of(start)
-        )),
-        FlowPeriod::Month(m) if m.first_day() > yesterday => {
-            Err(format!("--month {m} has no finished day yet (the newest day offered is {yesterday})"))
+        FlowPeriod::Month(m) if m != YearMonth::of(today) && m != YearMonth::of(start) => {
+            Err(format!(
+                "--month {m} must be this month or last month ({} or {})",
+                YearMonth::of(today),
+                YearMonth::of(start)
+            ))
         }
+        FlowPeriod::Month(m) if m.first_day() > yesterday => Err(format!(
+            "--month {m} has no finished day yet (the newest day offered is {yesterday})"
+        )),
         p => Ok(Plan {
             periods: vec![p],
             gap: Vec::new(),
@@ -198,8 +202,20 @@ mod tests {
 
     #[test]
     fn year_month_parses_both_forms_and_rejects_junk() {
-        assert_eq!(YearMonth::parse("2026-11"), Some(YearMonth { year: 2026, month: 11 }));
-        assert_eq!(YearMonth::parse("202611"), Some(YearMonth { year: 2026, month: 11 }));
+        assert_eq!(
+            YearMonth::parse("2026-11"),
+            Some(YearMonth {
+                year: 2026,
+                month: 11
+            })
+        );
+        assert_eq!(
+            YearMonth::parse("202611"),
+            Some(YearMonth {
+                year: 2026,
+                month: 11
+            })
+        );
         for bad in ["2026-13", "2026-1", "20261", "abcdef", ""] {
             assert_eq!(YearMonth::parse(bad), None, "{bad}");
         }
@@ -209,8 +225,14 @@ mod tests {
 
     #[test]
     fn window_runs_from_first_of_last_month_to_yesterday() {
-        assert_eq!(offered_window(d("2026-11-28")), (d("2026-10-01"), d("2026-11-27")));
-        assert_eq!(offered_window(d("2026-01-01")), (d("2025-12-01"), d("2025-12-31")));
+        assert_eq!(
+            offered_window(d("2026-11-28")),
+            (d("2026-10-01"), d("2026-11-27"))
+        );
+        assert_eq!(
+            offered_window(d("2026-01-01")),
+            (d("2025-12-01"), d("2025-12-31"))
+        );
     }
 
     /// (today, close-out days, states) → expected periods
@@ -218,15 +240,47 @@ mod tests {
     fn nightly_plans() {
         let cases: Vec<(&str, Vec<MonthState>, Vec<FlowPeriod>)> = vec![
             // Mid-month, last month settled: one month query.
-            ("2026-11-28", vec![month("2026-10", "2026-10-31", true), month("2026-11", "2026-11-26", false)], vec![FlowPeriod::Month(ym("2026-11"))]),
+            (
+                "2026-11-28",
+                vec![
+                    month("2026-10", "2026-10-31", true),
+                    month("2026-11", "2026-11-26", false),
+                ],
+                vec![FlowPeriod::Month(ym("2026-11"))],
+            ),
             // First run ever: last month too, while the API still has it.
-            ("2026-11-28", vec![], vec![FlowPeriod::Month(ym("2026-10")), FlowPeriod::Month(ym("2026-11"))]),
+            (
+                "2026-11-28",
+                vec![],
+                vec![
+                    FlowPeriod::Month(ym("2026-10")),
+                    FlowPeriod::Month(ym("2026-11")),
+                ],
+            ),
             // Early in the month: close out last month (late corrections).
-            ("2026-11-02", vec![month("2026-10", "2026-10-31", false)], vec![FlowPeriod::Month(ym("2026-10")), FlowPeriod::Month(ym("2026-11"))]),
+            (
+                "2026-11-02",
+                vec![month("2026-10", "2026-10-31", false)],
+                vec![
+                    FlowPeriod::Month(ym("2026-10")),
+                    FlowPeriod::Month(ym("2026-11")),
+                ],
+            ),
             // The 1st: this month has no finished day yet.
-            ("2026-11-01", vec![month("2026-10", "2026-10-30", false)], vec![FlowPeriod::Month(ym("2026-10"))]),
+            (
+                "2026-11-01",
+                vec![month("2026-10", "2026-10-30", false)],
+                vec![FlowPeriod::Month(ym("2026-10"))],
+            ),
             // Past the close-out window but last month was left incomplete (daemon down): fetch it.
-            ("2026-11-10", vec![month("2026-10", "2026-10-20", false)], vec![FlowPeriod::Month(ym("2026-10")), FlowPeriod::Month(ym("2026-11"))]),
+            (
+                "2026-11-10",
+                vec![month("2026-10", "2026-10-20", false)],
+                vec![
+                    FlowPeriod::Month(ym("2026-10")),
+                    FlowPeriod::Month(ym("2026-11")),
+                ],
+            ),
         ];
         for (today, states, expected) in cases {
             let plan = plan_nightly(d(today), 3, &states);
@@ -265,7 +319,13 @@ mod tests {
     #[test]
     fn days_covered_clips_to_yesterday() {
         let days = days_covered(d("2026-11-04"), FlowPeriod::Month(ym("2026-11")));
-        assert_eq!(days, vec![d("2026-11-01"), d("2026-11-02"), d("2026-11-03")]);
-        assert_eq!(days_covered(d("2026-11-04"), FlowPeriod::Month(ym("2026-10"))).len(), 31);
+        assert_eq!(
+            days,
+            vec![d("2026-11-01"), d("2026-11-02"), d("2026-11-03")]
+        );
+        assert_eq!(
+            days_covered(d("2026-11-04"), FlowPeriod::Month(ym("2026-10"))).len(),
+            31
+        );
     }
 }

@@ -20,7 +20,12 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [JobKind::Inventory, JobKind::DailyFlow, JobKind::Monthly, JobKind::Pools];
+    pub const ALL: [JobKind; 4] = [
+        JobKind::Inventory,
+        JobKind::DailyFlow,
+        JobKind::Monthly,
+        JobKind::Pools,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -59,7 +64,10 @@ impl JobQueue {
     pub fn push(&self, kind: JobKind) -> bool {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if !pending.insert(kind) {
-            tracing::info!(job = kind.as_str(), "job still queued or running; trigger skipped");
+            tracing::info!(
+                job = kind.as_str(),
+                "job still queued or running; trigger skipped"
+            );
             return false;
         }
         self.tx.send(kind).is_ok()
@@ -67,7 +75,10 @@ impl JobQueue {
 
     /// Marks a queued job as finished (or dropped), so its next trigger is accepted.
     pub fn done(&self, kind: JobKind) {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&kind);
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&kind);
     }
 }
 
@@ -95,8 +106,13 @@ pub fn missed(cron: &str, tz: Tz, now: DateTime<Utc>, last_success: Option<DateT
 }
 
 /// Starts cron triggers that push jobs onto the queue.
-pub async fn start_triggers(settings: &SyncSettings, queue: JobQueue) -> Result<JobScheduler, String> {
-    let scheduler = JobScheduler::new().await.map_err(|e| format!("scheduler: {e}"))?;
+pub async fn start_triggers(
+    settings: &SyncSettings,
+    queue: JobQueue,
+) -> Result<JobScheduler, String> {
+    let scheduler = JobScheduler::new()
+        .await
+        .map_err(|e| format!("scheduler: {e}"))?;
     for kind in JobKind::ALL {
         let queue = queue.clone();
         let job = Job::new_async_tz(kind.cron(settings), settings.timezone, move |_, _| {
@@ -106,9 +122,15 @@ pub async fn start_triggers(settings: &SyncSettings, queue: JobQueue) -> Result<
             })
         })
         .map_err(|e| format!("schedule for {}: {e}", kind.as_str()))?;
-        scheduler.add(job).await.map_err(|e| format!("scheduler: {e}"))?;
+        scheduler
+            .add(job)
+            .await
+            .map_err(|e| format!("scheduler: {e}"))?;
     }
-    scheduler.start().await.map_err(|e| format!("scheduler: {e}"))?;
+    scheduler
+        .start()
+        .await
+        .map_err(|e| format!("scheduler: {e}"))?;
     Ok(scheduler)
 }
 

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gsl_sync::gsl::{
-    Auth, CallObserver, CardSelector, ClientSettings, DailyFlowQuery, FlowPeriod, GslClient, GslError, ListSimCardsQuery,
-    Operation, YearMonth,
+    Auth, CallObserver, CardSelector, ClientSettings, DailyFlowQuery, FlowPeriod, GslClient,
+    GslError, ListSimCardsQuery, Operation, YearMonth,
 };
 use gsl_sync::simulator::{self, Faults, SimulatorHandle, SimulatorOptions};
 use secrecy::SecretString;
@@ -21,19 +21,40 @@ struct Recorder {
 
 impl Recorder {
     fn calls(&self, op: Operation, code: &str) -> u64 {
-        *self.calls.lock().unwrap().get(&(op, code.to_owned())).unwrap_or(&0)
+        *self
+            .calls
+            .lock()
+            .unwrap()
+            .get(&(op, code.to_owned()))
+            .unwrap_or(&0)
     }
     fn retries(&self, op: Operation) -> u64 {
-        self.retries.lock().unwrap().iter().filter(|((o, _), _)| *o == op).map(|(_, n)| n).sum()
+        self.retries
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((o, _), _)| *o == op)
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
 impl CallObserver for Recorder {
     fn call_finished(&self, _: &str, operation: Operation, code: &str, _: Duration) {
-        *self.calls.lock().unwrap().entry((operation, code.to_owned())).or_default() += 1;
+        *self
+            .calls
+            .lock()
+            .unwrap()
+            .entry((operation, code.to_owned()))
+            .or_default() += 1;
     }
     fn call_retried(&self, _: &str, operation: Operation, reason: &str) {
-        *self.retries.lock().unwrap().entry((operation, reason.to_owned())).or_default() += 1;
+        *self
+            .retries
+            .lock()
+            .unwrap()
+            .entry((operation, reason.to_owned()))
+            .or_default() += 1;
     }
 }
 
@@ -45,7 +66,9 @@ async fn start(cards: u64, opts: impl FnOnce(&mut SimulatorOptions)) -> Simulato
         ..SimulatorOptions::default()
     };
     opts(&mut o);
-    simulator::start("127.0.0.1:0".parse().unwrap(), o).await.unwrap()
+    simulator::start("127.0.0.1:0".parse().unwrap(), o)
+        .await
+        .unwrap()
 }
 
 fn password(sim: &SimulatorHandle, pw: &str) -> Auth {
@@ -58,11 +81,22 @@ fn password(sim: &SimulatorHandle, pw: &str) -> Auth {
     }
 }
 
-fn client(sim: &SimulatorHandle, auth: Auth, rates: (f64, f64), observer: Arc<Recorder>) -> GslClient {
+fn client(
+    sim: &SimulatorHandle,
+    auth: Auth,
+    rates: (f64, f64),
+    observer: Arc<Recorder>,
+) -> GslClient {
     client_with_retries(sim, auth, rates, observer, 4)
 }
 
-fn client_with_retries(sim: &SimulatorHandle, auth: Auth, rates: (f64, f64), observer: Arc<Recorder>, max_retries: u32) -> GslClient {
+fn client_with_retries(
+    sim: &SimulatorHandle,
+    auth: Auth,
+    rates: (f64, f64),
+    observer: Arc<Recorder>,
+    max_retries: u32,
+) -> GslClient {
     GslClient::new(
         ClientSettings {
             account: "main".into(),
@@ -100,7 +134,13 @@ async fn lists_all_2345_cards_with_a_partial_last_page() {
     }
     assert_eq!(
         sizes,
-        vec![(Some(1), 500), (Some(2), 500), (Some(3), 500), (Some(4), 500), (Some(5), 345)]
+        vec![
+            (Some(1), 500),
+            (Some(2), 500),
+            (Some(3), 500),
+            (Some(4), 500),
+            (Some(5), 345)
+        ]
     );
     assert_eq!(ids.len(), 2345);
     assert_eq!(ids, sim.fleet().card_ids().collect());
@@ -147,8 +187,17 @@ async fn every_auth_mode_reads_daily_flow() {
             .unwrap();
         assert_eq!(days.len(), 19, "1..19 November");
         let first = &days[0].flows[0];
-        assert_eq!(Some(first.flow_mb), sim.fleet().daily_flow(first.sim_card_id, days[0].date));
-        let usages = c.month_usages(CardSelector::Ids(ids.clone()), &[YearMonth::new(2026, 10).unwrap()]).await.unwrap();
+        assert_eq!(
+            Some(first.flow_mb),
+            sim.fleet().daily_flow(first.sim_card_id, days[0].date)
+        );
+        let usages = c
+            .month_usages(
+                CardSelector::Ids(ids.clone()),
+                &[YearMonth::new(2026, 10).unwrap()],
+            )
+            .await
+            .unwrap();
         assert_eq!(usages.len(), 100);
     }
     assert_eq!(sim.stats().auth_failures, 0);
@@ -160,17 +209,30 @@ async fn an_expiring_token_is_renewed_mid_run() {
     let rec = Arc::new(Recorder::default());
     let c = client(&sim, password(&sim, "demo"), FAST, rec.clone());
     for _ in 0..4 {
-        c.list_sim_cards(&ListSimCardsQuery::default()).await.unwrap();
+        c.list_sim_cards(&ListSimCardsQuery::default())
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(600)).await;
     }
-    assert!(sim.stats().calls("login") >= 2, "logged in again as the token ran out");
+    assert!(
+        sim.stats().calls("login") >= 2,
+        "logged in again as the token ran out"
+    );
 }
 
 #[tokio::test]
 async fn a_wrong_password_is_a_clear_auth_error_that_leaks_nothing() {
     let sim = start(10, |_| {}).await;
-    let c = client(&sim, password(&sim, "hunter2-wrong"), FAST, Arc::new(Recorder::default()));
-    let err = c.list_sim_cards(&ListSimCardsQuery::default()).await.unwrap_err();
+    let c = client(
+        &sim,
+        password(&sim, "hunter2-wrong"),
+        FAST,
+        Arc::new(Recorder::default()),
+    );
+    let err = c
+        .list_sim_cards(&ListSimCardsQuery::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, GslError::Auth { .. }), "{err:?}");
     for text in [format!("{err}"), format!("{err:?}"), format!("{c:?}")] {
         assert!(!text.contains("hunter2"), "{text}");
@@ -189,7 +251,9 @@ async fn server_errors_and_throttling_are_retried_but_bad_requests_are_not() {
     let rec = Arc::new(Recorder::default());
     let c = client_with_retries(&sim, password(&sim, "demo"), FAST, rec.clone(), 8);
     for _ in 0..10 {
-        c.list_sim_cards(&ListSimCardsQuery::default()).await.unwrap();
+        c.list_sim_cards(&ListSimCardsQuery::default())
+            .await
+            .unwrap();
     }
     assert!(rec.calls(Operation::ListSimCards, "GSL.00010003") > 0);
     assert!(rec.retries(Operation::ListSimCards) > 0);
@@ -202,9 +266,15 @@ async fn server_errors_and_throttling_are_retried_but_bad_requests_are_not() {
     }));
     let unpaced = client(&sim, password(&sim, "demo"), FAST, rec.clone());
     for _ in 0..3 {
-        unpaced.list_sim_cards(&ListSimCardsQuery::default()).await.unwrap();
+        unpaced
+            .list_sim_cards(&ListSimCardsQuery::default())
+            .await
+            .unwrap();
     }
-    assert!(rec.calls(Operation::ListSimCards, "APIGW.0308") > 0, "the simulator throttled");
+    assert!(
+        rec.calls(Operation::ListSimCards, "APIGW.0308") > 0,
+        "the simulator throttled"
+    );
 
     // 400 is final.
     sim.reset_stats();
@@ -216,12 +286,19 @@ async fn server_errors_and_throttling_are_retried_but_bad_requests_are_not() {
         .await
         .unwrap_err();
     assert_eq!(bad.code(), Some("GSL.00010004"));
-    assert_eq!(sim.stats().calls("daily_flow"), 1, "no retry on 400 (today is not offered yet)");
+    assert_eq!(
+        sim.stats().calls("daily_flow"),
+        1,
+        "no retry on 400 (today is not offered yet)"
+    );
 }
 
 #[tokio::test]
 async fn paced_calls_meet_no_throttling_under_real_limits() {
-    let sim = start(5000, |o| o.rate_limit = Some(simulator::RateLimits::default())).await;
+    let sim = start(5000, |o| {
+        o.rate_limit = Some(simulator::RateLimits::default())
+    })
+    .await;
     let rec = Arc::new(Recorder::default());
     let c = client(&sim, password(&sim, "demo"), (1.0, 5.0), rec.clone());
     let ids: Vec<i64> = sim.fleet().card_ids().collect();
@@ -252,5 +329,8 @@ async fn paced_calls_meet_no_throttling_under_real_limits() {
     let _ = tokio::join!(lists, flows);
     let stats = sim.stats();
     assert_eq!(stats.throttled, 0, "{stats:?}");
-    assert_eq!(stats.calls("daily_flow") + stats.calls("list_sim_cards"), 300);
+    assert_eq!(
+        stats.calls("daily_flow") + stats.calls("list_sim_cards"),
+        300
+    );
 }

@@ -19,7 +19,9 @@ pub async fn simulator(cards: u64, today: &str, rate_limited: bool) -> Simulator
     if !rate_limited {
         opts.rate_limit = None;
     }
-    simulator::start("127.0.0.1:0".parse().unwrap(), opts).await.expect("simulator starts")
+    simulator::start("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .expect("simulator starts")
 }
 
 /// Settings with one password account `main` pointing at the simulator.
@@ -37,7 +39,11 @@ pub fn settings_for(sim: &SimulatorHandle) -> Settings {
     ];
     Settings::load_from(&Sources {
         file: None,
-        env: Some(env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        env: Some(
+            env.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
     })
     .expect("valid settings")
 }

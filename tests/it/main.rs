@@ -9,5 +9,5 @@ mod report;
 mod resilience;
 mod simulator;
 mod store;
-mod tidy;
 mod sync;
+mod tidy;

@@ -21,11 +21,20 @@ const BIN: &str = env!("CARGO_BIN_EXE_gsl-sync");
 
 fn server_url(pool: &PgPool, database: &str) -> String {
     let opts = pool.connect_options();
-    format!("postgres://{}@{}:{}/{}", opts.get_username(), opts.get_host(), opts.get_port(), database)
+    format!(
+        "postgres://{}@{}:{}/{}",
+        opts.get_username(),
+        opts.get_host(),
+        opts.get_port(),
+        database
+    )
 }
 
 fn database_of(pool: &PgPool) -> String {
-    pool.connect_options().get_database().expect("a database").to_owned()
+    pool.connect_options()
+        .get_database()
+        .expect("a database")
+        .to_owned()
 }
 
 /// A `gsl-sync simulate` child process and its base URL; killed when dropped.
@@ -37,7 +46,14 @@ struct SimProcess {
 impl SimProcess {
     async fn start(cards: u64) -> Self {
         let mut child = tokio::process::Command::new(BIN)
-            .args(["simulate", "--cards", &cards.to_string(), "--no-rate-limit", "--latency", "5ms"])
+            .args([
+                "simulate",
+                "--cards",
+                &cards.to_string(),
+                "--no-rate-limit",
+                "--latency",
+                "5ms",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -45,8 +61,15 @@ impl SimProcess {
             .expect("simulate starts");
         let stdout = child.stdout.take().expect("piped");
         let mut first = String::new();
-        tokio::io::BufReader::new(stdout).read_line(&mut first).await.expect("first line");
-        let url = first.trim().strip_prefix("listening on ").expect("listening on URL").to_owned();
+        tokio::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .await
+            .expect("first line");
+        let url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening on URL")
+            .to_owned();
         Self { child, url }
     }
 }
@@ -85,7 +108,13 @@ async fn data_fingerprint(url: &str) -> Vec<String> {
     let pool = PgPool::connect(url).await.expect("connect");
     let mut out = Vec::new();
     for sql in SNAPSHOT_SQL {
-        out.push(sqlx::query_scalar::<_, Option<String>>(sql).fetch_one(&pool).await.expect(sql).unwrap_or_default());
+        out.push(
+            sqlx::query_scalar::<_, Option<String>>(sql)
+                .fetch_one(&pool)
+                .await
+                .expect(sql)
+                .unwrap_or_default(),
+        );
     }
     pool.close().await;
     out
@@ -96,14 +125,20 @@ async fn a_sync_killed_with_sigkill_and_rerun_equals_a_clean_run(pool: PgPool) {
     let sim = SimProcess::start(3000).await;
     let killed_db = server_url(&pool, &database_of(&pool));
     let clean_name = format!("{}_clean", database_of(&pool));
-    sqlx::query(&format!("CREATE DATABASE \"{clean_name}\"")).execute(&pool).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE \"{clean_name}\""))
+        .execute(&pool)
+        .await
+        .unwrap();
     let clean_db = server_url(&pool, &clean_name);
 
     let mut child = sync_command(&sim, &killed_db).spawn().expect("sync starts");
     // Kill it once daily flow is being written: mid-job, with rows already stored.
     let mut killed_mid_run = false;
     for _ in 0..400 {
-        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sim_daily_flow").fetch_one(&pool).await.unwrap_or(0);
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sim_daily_flow")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(0);
         if rows > 0 {
             child.kill().expect("SIGKILL");
             killed_mid_run = true;
@@ -115,27 +150,51 @@ async fn a_sync_killed_with_sigkill_and_rerun_equals_a_clean_run(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = child.wait();
-    assert!(killed_mid_run, "the sync finished before it could be killed; make it slower");
-    let succeeded: i64 = sqlx::query_scalar("SELECT count(*) FROM sync_runs WHERE job = 'daily_flow' AND status = 'succeeded'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    assert!(
+        killed_mid_run,
+        "the sync finished before it could be killed; make it slower"
+    );
+    let succeeded: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sync_runs WHERE job = 'daily_flow' AND status = 'succeeded'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(succeeded, 0, "the killed run is not marked succeeded");
 
     let rerun = sync_command(&sim, &killed_db).output().expect("rerun");
-    assert!(rerun.status.success(), "{}", String::from_utf8_lossy(&rerun.stderr));
+    assert!(
+        rerun.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
     let clean = sync_command(&sim, &clean_db).output().expect("clean run");
-    assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
 
-    assert_eq!(data_fingerprint(&killed_db).await, data_fingerprint(&clean_db).await);
-    let abandoned: i64 = sqlx::query_scalar("SELECT count(*) FROM sync_runs WHERE status = 'failed' AND error LIKE 'abandoned%'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert!(abandoned >= 1, "the killed run is marked failed by the next one");
+    assert_eq!(
+        data_fingerprint(&killed_db).await,
+        data_fingerprint(&clean_db).await
+    );
+    let abandoned: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sync_runs WHERE status = 'failed' AND error LIKE 'abandoned%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        abandoned >= 1,
+        "the killed run is marked failed by the next one"
+    );
     let other = PgPool::connect(&clean_db).await.unwrap();
     other.close().await;
-    sqlx::query(&format!("DROP DATABASE \"{clean_name}\" WITH (FORCE)")).execute(&pool).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE \"{clean_name}\" WITH (FORCE)"))
+        .execute(&pool)
+        .await
+        .unwrap();
 }
 
 struct Recorder(Mutex<Vec<JobKind>>);
@@ -170,20 +229,37 @@ async fn two_replicas_elect_exactly_one_syncer_and_the_other_takes_over(pool: Pg
     }
     // Both start with every job missed: exactly one of them runs them.
     wait_until("the missed jobs ran", || {
-        replicas.iter().map(|r| r.4 .0.lock().unwrap().len()).sum::<usize>() >= 4
+        replicas
+            .iter()
+            .map(|r| r.4 .0.lock().unwrap().len())
+            .sum::<usize>()
+            >= 4
     })
     .await;
-    let leaders: Vec<&str> = replicas.iter().filter(|r| r.1.load(Ordering::SeqCst)).map(|r| r.0).collect();
+    let leaders: Vec<&str> = replicas
+        .iter()
+        .filter(|r| r.1.load(Ordering::SeqCst))
+        .map(|r| r.0)
+        .collect();
     assert_eq!(leaders.len(), 1, "exactly one syncer: {leaders:?}");
-    let holders: Vec<String> = sqlx::query_scalar("SELECT DISTINCT holder FROM sync_runs").fetch_all(&pool).await.unwrap();
+    let holders: Vec<String> = sqlx::query_scalar("SELECT DISTINCT holder FROM sync_runs")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
     assert_eq!(holders, vec![leaders[0].to_string()]);
 
     // The leader stops; the other takes over.
-    let leader = replicas.iter().position(|r| r.1.load(Ordering::SeqCst)).unwrap();
+    let leader = replicas
+        .iter()
+        .position(|r| r.1.load(Ordering::SeqCst))
+        .unwrap();
     replicas[leader].2.cancel();
     let follower = 1 - leader;
     let follower_leading = replicas[follower].1.clone();
-    wait_until("the follower takes over", || follower_leading.load(Ordering::SeqCst)).await;
+    wait_until("the follower takes over", || {
+        follower_leading.load(Ordering::SeqCst)
+    })
+    .await;
     for r in &replicas {
         r.2.cancel();
     }
@@ -236,11 +312,20 @@ impl Proxy {
 }
 
 #[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
-async fn postgres_going_away_mid_run_fails_the_run_cleanly_and_the_next_one_completes(pool: PgPool) {
+async fn postgres_going_away_mid_run_fails_the_run_cleanly_and_the_next_one_completes(
+    pool: PgPool,
+) {
     let opts = pool.connect_options();
     let proxy = Proxy::start((opts.get_host().to_owned(), opts.get_port())).await;
-    let url = format!("postgres://{}@127.0.0.1:{}/{}", opts.get_username(), proxy.port, database_of(&pool));
-    let store = Store::connect(&secrecy::SecretString::from(url), 4).await.unwrap();
+    let url = format!(
+        "postgres://{}@127.0.0.1:{}/{}",
+        opts.get_username(),
+        proxy.port,
+        database_of(&pool)
+    );
+    let store = Store::connect(&secrecy::SecretString::from(url), 4)
+        .await
+        .unwrap();
     let sim = simulator(2500, "2026-11-20", false).await;
     sim.set_faults(gsl_sync::simulator::Faults {
         latency: Duration::from_millis(30),
@@ -250,7 +335,12 @@ async fn postgres_going_away_mid_run_fails_the_run_cleanly_and_the_next_one_comp
         .unwrap()
         .with_today(d("2026-11-20"));
     assert_ok(&[engine
-        .run(JobKind::Inventory, JobRequest::Scheduled, &Fence::unfenced(), &CancellationToken::new())
+        .run(
+            JobKind::Inventory,
+            JobRequest::Scheduled,
+            &Fence::unfenced(),
+            &CancellationToken::new(),
+        )
         .await]);
 
     let cut_later = async {
@@ -260,15 +350,28 @@ async fn postgres_going_away_mid_run_fails_the_run_cleanly_and_the_next_one_comp
         proxy.restore();
     };
     let (report, _) = tokio::join!(
-        engine.run(JobKind::DailyFlow, JobRequest::Scheduled, &Fence::unfenced(), &CancellationToken::new()),
+        engine.run(
+            JobKind::DailyFlow,
+            JobRequest::Scheduled,
+            &Fence::unfenced(),
+            &CancellationToken::new()
+        ),
         cut_later
     );
     assert!(!report.succeeded(), "the run saw the database go away");
 
     let again = engine
-        .run(JobKind::DailyFlow, JobRequest::Scheduled, &Fence::unfenced(), &CancellationToken::new())
+        .run(
+            JobKind::DailyFlow,
+            JobRequest::Scheduled,
+            &Fence::unfenced(),
+            &CancellationToken::new(),
+        )
         .await;
     assert_ok(&[again]);
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sim_daily_flow").fetch_one(&pool).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sim_daily_flow")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(rows, 2500 * (31 + 19));
 }

@@ -20,7 +20,12 @@ pub async fn run(engine: &Engine, kinds: &[JobKind]) -> Vec<JobReport> {
     let mut reports = Vec::new();
     for kind in kinds {
         let report = engine
-            .run(*kind, JobRequest::Scheduled, &Fence::unfenced(), &CancellationToken::new())
+            .run(
+                *kind,
+                JobRequest::Scheduled,
+                &Fence::unfenced(),
+                &CancellationToken::new(),
+            )
             .await;
         reports.push(report);
     }
@@ -38,14 +43,27 @@ async fn count(pool: &PgPool, sql: &str) -> i64 {
 }
 
 fn inserted(reports: &[JobReport]) -> u64 {
-    reports.iter().flat_map(|r| &r.runs).map(|r| r.counts.inserted).sum()
+    reports
+        .iter()
+        .flat_map(|r| &r.runs)
+        .map(|r| r.counts.inserted)
+        .sum()
 }
 
 fn updated(reports: &[JobReport]) -> u64 {
-    reports.iter().flat_map(|r| &r.runs).map(|r| r.counts.updated).sum()
+    reports
+        .iter()
+        .flat_map(|r| &r.runs)
+        .map(|r| r.counts.updated)
+        .sum()
 }
 
-const ALL: [JobKind; 4] = [JobKind::Inventory, JobKind::DailyFlow, JobKind::Monthly, JobKind::Pools];
+const ALL: [JobKind; 4] = [
+    JobKind::Inventory,
+    JobKind::DailyFlow,
+    JobKind::Monthly,
+    JobKind::Pools,
+];
 
 #[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
 async fn sync_all_fills_every_table_and_a_rerun_changes_nothing(pool: PgPool) {
@@ -55,41 +73,81 @@ async fn sync_all_fills_every_table_and_a_rerun_changes_nothing(pool: PgPool) {
     let reports = run(&engine, &ALL).await;
     assert_ok(&reports);
 
-    assert_eq!(count(&pool, "SELECT count(*) FROM sim_cards WHERE removed_at IS NULL").await, 2345);
-    assert_eq!(count(&pool, "SELECT count(*) FROM sim_snapshots WHERE data_date = '2026-11-19'").await, 2345);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM sim_cards WHERE removed_at IS NULL"
+        )
+        .await,
+        2345
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM sim_snapshots WHERE data_date = '2026-11-19'"
+        )
+        .await,
+        2345
+    );
     // October whole and November 1..19, for every card.
-    assert_eq!(count(&pool, "SELECT count(*) FROM sim_daily_flow").await, 2345 * (31 + 19));
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM sim_daily_flow").await,
+        2345 * (31 + 19)
+    );
     assert!(count(&pool, "SELECT count(*) FROM sim_monthly_usage").await >= 2345);
     assert!(count(&pool, "SELECT count(*) FROM sim_pools").await > 0);
     assert!(count(&pool, "SELECT count(*) FROM sim_pool_usage").await > 0);
     assert!(count(&pool, "SELECT count(*) FROM sim_pool_members").await > 0);
-    assert_eq!(count(&pool, "SELECT count(*) FROM sync_runs WHERE status = 'succeeded'").await, 4);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM sync_runs WHERE status = 'succeeded'"
+        )
+        .await,
+        4
+    );
 
     // The database holds exactly what the simulator says.
     let fleet = sim.fleet();
-    let sample: Vec<(i64, NaiveDate, f64)> =
-        sqlx::query_as("SELECT sim_card_id, day, flow_mb FROM sim_daily_flow ORDER BY random() LIMIT 200")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    let sample: Vec<(i64, NaiveDate, f64)> = sqlx::query_as(
+        "SELECT sim_card_id, day, flow_mb FROM sim_daily_flow ORDER BY random() LIMIT 200",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     for (id, day, mb) in sample {
         let truth = fleet.daily_flow(id, day).expect("a simulated card");
-        assert!((truth - mb).abs() < 1e-6, "card {id} day {day}: {mb} != {truth}");
+        assert!(
+            (truth - mb).abs() < 1e-6,
+            "card {id} day {day}: {mb} != {truth}"
+        );
     }
-    let cards: Vec<(i64, Option<f64>, Option<f64>)> =
-        sqlx::query_as("SELECT sim_card_id, flow_used_mb, flow_left_mb FROM sim_cards ORDER BY random() LIMIT 100")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    let cards: Vec<(i64, Option<f64>, Option<f64>)> = sqlx::query_as(
+        "SELECT sim_card_id, flow_used_mb, flow_left_mb FROM sim_cards ORDER BY random() LIMIT 100",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     for (id, used, left) in cards {
         let truth = fleet.card(id).expect("a simulated card");
-        assert_eq!((used, left), (truth.flow_used, truth.flow_left), "card {id}");
+        assert_eq!(
+            (used, left),
+            (truth.flow_used, truth.flow_left),
+            "card {id}"
+        );
     }
 
     let rerun = run(&engine, &ALL).await;
     assert_ok(&rerun);
-    assert_eq!((inserted(&rerun), updated(&rerun)), (0, 0), "a rerun adds and changes nothing");
-    assert_eq!(count(&pool, "SELECT count(*) FROM sim_daily_flow").await, 2345 * (31 + 19));
+    assert_eq!(
+        (inserted(&rerun), updated(&rerun)),
+        (0, 0),
+        "a rerun adds and changes nothing"
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM sim_daily_flow").await,
+        2345 * (31 + 19)
+    );
 }
 
 #[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
@@ -97,16 +155,31 @@ async fn a_nightly_run_spends_exactly_the_planned_calls(pool: PgPool) {
     let store = Store::from_pool(pool.clone());
     let n: u64 = 2345;
     let sim = simulator(n, "2026-11-20", true).await;
-    assert_ok(&run(&engine(&store, &sim, "2026-11-20"), &[JobKind::Inventory, JobKind::DailyFlow]).await);
+    assert_ok(
+        &run(
+            &engine(&store, &sim, "2026-11-20"),
+            &[JobKind::Inventory, JobKind::DailyFlow],
+        )
+        .await,
+    );
 
     // The next night, mid-month: one list pass and one month query per 100 cards.
     sim.set_today(d("2026-11-21"));
     sim.reset_stats();
-    assert_ok(&run(&engine(&store, &sim, "2026-11-21"), &[JobKind::Inventory, JobKind::DailyFlow]).await);
+    assert_ok(
+        &run(
+            &engine(&store, &sim, "2026-11-21"),
+            &[JobKind::Inventory, JobKind::DailyFlow],
+        )
+        .await,
+    );
     let stats = sim.stats();
     assert_eq!(stats.calls("list_sim_cards"), n.div_ceil(500));
     assert_eq!(stats.calls("daily_flow"), n.div_ceil(100));
-    assert_eq!(stats.throttled, 0, "the client's pacing kept to GSL's limits");
+    assert_eq!(
+        stats.throttled, 0,
+        "the client's pacing kept to GSL's limits"
+    );
 
     // Early in a month it also closes out last month: one more month query per 100 cards.
     sim.set_today(d("2026-12-02"));
@@ -120,14 +193,24 @@ async fn a_nightly_run_spends_exactly_the_planned_calls(pool: PgPool) {
 async fn a_week_of_downtime_is_caught_up(pool: PgPool) {
     let store = Store::from_pool(pool.clone());
     let sim = simulator(300, "2026-11-05", false).await;
-    assert_ok(&run(&engine(&store, &sim, "2026-11-05"), &[JobKind::Inventory, JobKind::DailyFlow]).await);
+    assert_ok(
+        &run(
+            &engine(&store, &sim, "2026-11-05"),
+            &[JobKind::Inventory, JobKind::DailyFlow],
+        )
+        .await,
+    );
     sim.set_today(d("2026-11-12"));
     let reports = run(&engine(&store, &sim, "2026-11-12"), &[JobKind::DailyFlow]).await;
     assert_ok(&reports);
     assert!(reports[0].runs[0].counts.gap_days.is_empty());
     // Every day from 1 October to 11 November, for every card.
     assert_eq!(
-        count(&pool, "SELECT count(*) FROM sim_daily_flow WHERE day BETWEEN '2026-10-01' AND '2026-11-11'").await,
+        count(
+            &pool,
+            "SELECT count(*) FROM sim_daily_flow WHERE day BETWEEN '2026-10-01' AND '2026-11-11'"
+        )
+        .await,
         300 * (31 + 11)
     );
     let missing = count(
@@ -143,7 +226,13 @@ async fn a_week_of_downtime_is_caught_up(pool: PgPool) {
 async fn two_months_of_downtime_are_recorded_as_a_gap(pool: PgPool) {
     let store = Store::from_pool(pool.clone());
     let sim = simulator(150, "2026-08-20", false).await;
-    assert_ok(&run(&engine(&store, &sim, "2026-08-20"), &[JobKind::Inventory, JobKind::DailyFlow]).await);
+    assert_ok(
+        &run(
+            &engine(&store, &sim, "2026-08-20"),
+            &[JobKind::Inventory, JobKind::DailyFlow],
+        )
+        .await,
+    );
     sim.set_today(d("2026-11-10"));
     let reports = run(&engine(&store, &sim, "2026-11-10"), &[JobKind::DailyFlow]).await;
     let gap = &reports[0].runs[0].counts.gap_days;
@@ -157,7 +246,11 @@ async fn two_months_of_downtime_are_recorded_as_a_gap(pool: PgPool) {
     assert_eq!(&recorded, gap);
     // What the API still offers was fetched.
     assert_eq!(
-        count(&pool, "SELECT count(DISTINCT day) FROM sim_daily_flow WHERE day >= '2026-10-01'").await,
+        count(
+            &pool,
+            "SELECT count(DISTINCT day) FROM sim_daily_flow WHERE day >= '2026-10-01'"
+        )
+        .await,
         31 + 9
     );
 }
@@ -168,13 +261,19 @@ async fn drift_during_a_pass_loses_and_doubles_no_stable_card(pool: PgPool) {
     let sim = simulator(2345, "2026-11-20", false).await;
     let stable: Vec<i64> = sim.fleet().card_ids().collect();
     sim.set_faults(Faults {
-        drift: Some(DriftFault { inserts: 3, removes: 2 }),
+        drift: Some(DriftFault {
+            inserts: 3,
+            removes: 2,
+        }),
         ..Faults::default()
     });
     let reports = run(&engine(&store, &sim, "2026-11-20"), &[JobKind::Inventory]).await;
     let listed_now: std::collections::HashSet<i64> = sim.fleet().card_ids().collect();
     let in_db: Vec<(i64, Option<chrono::DateTime<chrono::Utc>>)> =
-        sqlx::query_as("SELECT sim_card_id, removed_at FROM sim_cards").fetch_all(&pool).await.unwrap();
+        sqlx::query_as("SELECT sim_card_id, removed_at FROM sim_cards")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     let in_db_ids: std::collections::HashSet<i64> = in_db.iter().map(|(id, _)| *id).collect();
     assert_eq!(in_db_ids.len(), in_db.len(), "no card twice");
     for id in stable.iter().filter(|id| listed_now.contains(id)) {
@@ -185,7 +284,10 @@ async fn drift_during_a_pass_loses_and_doubles_no_stable_card(pool: PgPool) {
             assert!(removed.is_none(), "listed card {id} marked removed");
         }
     }
-    assert!(reports[0].runs[0].counts.details.contains_key("reconciling_pass"));
+    assert!(reports[0].runs[0]
+        .counts
+        .details
+        .contains_key("reconciling_pass"));
 }
 
 #[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
@@ -199,10 +301,12 @@ async fn cards_gone_from_a_complete_pass_are_marked_removed(pool: PgPool) {
     let reports = run(&engine, &[JobKind::Inventory]).await;
     assert_ok(&reports);
     assert_eq!(reports[0].runs[0].counts.removed, 3);
-    let removed: Vec<i64> = sqlx::query_scalar("SELECT sim_card_id FROM sim_cards WHERE removed_at IS NOT NULL ORDER BY 1")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let removed: Vec<i64> = sqlx::query_scalar(
+        "SELECT sim_card_id FROM sim_cards WHERE removed_at IS NOT NULL ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     let mut expected = gone.clone();
     expected.sort();
     assert_eq!(removed, expected);
@@ -218,7 +322,20 @@ async fn a_failing_api_fails_the_run_but_keeps_what_was_stored(pool: PgPool) {
     });
     let reports = run(&engine(&store, &sim, "2026-11-20"), &[JobKind::Inventory]).await;
     assert!(!reports[0].succeeded());
-    assert_eq!(count(&pool, "SELECT count(*) FROM sync_runs WHERE status = 'failed' AND error IS NOT NULL").await, 1);
-    assert_eq!(count(&pool, "SELECT count(*) FROM sim_cards WHERE removed_at IS NOT NULL").await, 0);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM sync_runs WHERE status = 'failed' AND error IS NOT NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM sim_cards WHERE removed_at IS NOT NULL"
+        )
+        .await,
+        0
+    );
 }
-

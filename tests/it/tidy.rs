@@ -8,7 +8,9 @@ fn read(path: &str) -> String {
 
 /// `section.key` for every key of the embedded defaults.
 fn default_config_keys() -> Vec<String> {
-    let value: toml::Value = read("config/default.toml").parse().expect("default.toml parses");
+    let value: toml::Value = read("config/default.toml")
+        .parse()
+        .expect("default.toml parses");
     let mut keys = Vec::new();
     for (section, table) in value.as_table().expect("a table") {
         for key in table.as_table().expect("sections are tables").keys() {
@@ -26,7 +28,8 @@ fn every_default_config_key_is_in_the_readme() {
         .filter(|k| {
             let (section, key) = k.split_once('.').unwrap();
             // Grouped rows name a section once and then its keys: `alerts.a` / `b` / `c`.
-            !readme.contains(&format!("`{k}`")) && !readme.contains(&format!("`{key}`")) || !readme.contains(&format!("`{section}."))
+            !readme.contains(&format!("`{k}`")) && !readme.contains(&format!("`{key}`"))
+                || !readme.contains(&format!("`{section}."))
         })
         .collect();
     assert!(missing.is_empty(), "README lacks config keys: {missing:?}");
@@ -46,10 +49,19 @@ fn every_contract_metric_is_in_the_readme_and_the_code() {
         .map(str::to_owned)
         .collect();
     assert!(names.len() >= 20, "found only {names:?}");
-    let undocumented: Vec<_> = names.iter().filter(|n| !readme.contains(n.as_str())).collect();
+    let undocumented: Vec<_> = names
+        .iter()
+        .filter(|n| !readme.contains(n.as_str()))
+        .collect();
     assert!(undocumented.is_empty(), "README lacks {undocumented:?}");
-    let unimplemented: Vec<_> = names.iter().filter(|n| !code.contains(n.as_str())).collect();
-    assert!(unimplemented.is_empty(), "src/ never names {unimplemented:?}");
+    let unimplemented: Vec<_> = names
+        .iter()
+        .filter(|n| !code.contains(n.as_str()))
+        .collect();
+    assert!(
+        unimplemented.is_empty(),
+        "src/ never names {unimplemented:?}"
+    );
 }
 
 #[test]

@@ -1,0 +1,209 @@
+//! Usage history: `sim_daily_flow` (per card and day) and `sim_monthly_usage` (per card and billing cycle).
+
+use super::cards::copy_in;
+use super::copy::CopyLine;
+use super::rows::{DailyFlowRow, MergeStats, MonthlyUsageRow};
+use super::{Fence, Result, Store};
+
+// `xmax` cannot be read back from a partitioned table, so inserts are told from updates by counting the keys
+// that existed before: every part of one statement sees the same snapshot.
+const MERGE_DAILY: &str = "WITH keys AS (SELECT DISTINCT sim_card_id, day FROM stage_daily_flow),
+ existed AS (SELECT count(*) AS n FROM keys k
+             WHERE EXISTS (SELECT 1 FROM sim_daily_flow f WHERE f.account = $1 AND f.sim_card_id = k.sim_card_id AND f.day = k.day)),
+ merged AS (
+   INSERT INTO sim_daily_flow AS f (account, sim_card_id, iccid, day, flow_mb)
+   SELECT DISTINCT ON (sim_card_id, day) $1, sim_card_id, iccid, day, flow_mb FROM stage_daily_flow
+   ORDER BY sim_card_id, day, ord DESC
+   ON CONFLICT (account, sim_card_id, day) DO UPDATE
+   SET flow_mb = EXCLUDED.flow_mb, iccid = EXCLUDED.iccid, fetched_at = now()
+   WHERE (f.flow_mb, f.iccid) IS DISTINCT FROM (EXCLUDED.flow_mb, EXCLUDED.iccid)
+   RETURNING 1)
+ SELECT (SELECT count(*) FROM keys) - (SELECT n FROM existed),
+        (SELECT count(*) FROM merged) - ((SELECT count(*) FROM keys) - (SELECT n FROM existed)),
+        (SELECT count(*) FROM keys)";
+
+const MERGE_MONTHLY: &str = "WITH merged AS (
+   INSERT INTO sim_monthly_usage AS m (account, sim_card_id, iccid, billing_cycle, flow_used_mb)
+   SELECT DISTINCT ON (sim_card_id, billing_cycle) $1, sim_card_id, iccid, billing_cycle, flow_used_mb
+   FROM stage_monthly ORDER BY sim_card_id, billing_cycle, ord DESC
+   ON CONFLICT (account, sim_card_id, billing_cycle) DO UPDATE
+   SET flow_used_mb = EXCLUDED.flow_used_mb, iccid = EXCLUDED.iccid, fetched_at = now()
+   WHERE (m.flow_used_mb, m.iccid) IS DISTINCT FROM (EXCLUDED.flow_used_mb, EXCLUDED.iccid)
+   RETURNING (xmax = 0) AS inserted)
+ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+        (SELECT count(*) FROM (SELECT DISTINCT sim_card_id, billing_cycle FROM stage_monthly) d) FROM merged";
+
+fn stats((inserted, updated, distinct): (i64, i64, i64)) -> MergeStats {
+    MergeStats {
+        inserted: inserted as u64,
+        updated: updated as u64,
+        unchanged: (distinct - inserted - updated).max(0) as u64,
+    }
+}
+
+impl Store {
+    pub async fn merge_daily_flow(
+        &self,
+        fence: &Fence,
+        account: &str,
+        rows: &[DailyFlowRow],
+    ) -> Result<MergeStats> {
+        let (Some(min), Some(max)) = (
+            rows.iter().map(|r| r.day).min(),
+            rows.iter().map(|r| r.day).max(),
+        ) else {
+            return Ok(MergeStats::default());
+        };
+        self.ensure_partitions(min, max).await?;
+        let mut data = Vec::with_capacity(rows.len() * 48);
+        for (ord, r) in rows.iter().enumerate() {
+            CopyLine::new(&mut data)
+                .field(&(ord as i64))
+                .field(&r.sim_card_id)
+                .field(&r.iccid)
+                .field(&r.day)
+                .field(&r.flow_mb)
+                .end();
+        }
+        let mut tx = self.pool().begin().await?;
+        fence.check(&mut tx).await?;
+        sqlx::query(
+            "CREATE TEMP TABLE IF NOT EXISTS stage_daily_flow
+             (ord bigint, sim_card_id bigint, iccid text, day date, flow_mb double precision) ON COMMIT DELETE ROWS",
+        )
+        .execute(&mut *tx)
+        .await?;
+        copy_in(&mut tx, "COPY stage_daily_flow FROM STDIN", data).await?;
+        let counts = sqlx::query_as(MERGE_DAILY)
+            .bind(account)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(stats(counts))
+    }
+
+    pub async fn merge_monthly_usage(
+        &self,
+        fence: &Fence,
+        account: &str,
+        rows: &[MonthlyUsageRow],
+    ) -> Result<MergeStats> {
+        if rows.is_empty() {
+            return Ok(MergeStats::default());
+        }
+        let mut data = Vec::with_capacity(rows.len() * 48);
+        for (ord, r) in rows.iter().enumerate() {
+            CopyLine::new(&mut data)
+                .field(&(ord as i64))
+                .field(&r.sim_card_id)
+                .field(&r.iccid)
+                .field(&r.billing_cycle)
+                .field(&r.flow_used_mb)
+                .end();
+        }
+        let mut tx = self.pool().begin().await?;
+        fence.check(&mut tx).await?;
+        sqlx::query(
+            "CREATE TEMP TABLE IF NOT EXISTS stage_monthly
+             (ord bigint, sim_card_id bigint, iccid text, billing_cycle date, flow_used_mb double precision) ON COMMIT DELETE ROWS",
+        )
+        .execute(&mut *tx)
+        .await?;
+        copy_in(&mut tx, "COPY stage_monthly FROM STDIN", data).await?;
+        let counts = sqlx::query_as(MERGE_MONTHLY)
+            .bind(account)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(stats(counts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn row(id: i64, day: &str, mb: f64) -> DailyFlowRow {
+        DailyFlowRow {
+            sim_card_id: id,
+            iccid: Some(format!("8986{id:016}")),
+            day: day.parse::<NaiveDate>().unwrap(),
+            flow_mb: mb,
+        }
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn daily_flow_merge_is_idempotent_and_takes_corrections(pool: sqlx::PgPool) {
+        let store = Store::from_pool(pool.clone());
+        let f = Fence::unfenced();
+        let rows = vec![
+            row(1, "2026-10-31", 1.5),
+            row(1, "2026-11-01", 2.0),
+            row(2, "2026-11-01", 0.0),
+        ];
+        assert_eq!(
+            store.merge_daily_flow(&f, "main", &rows).await.unwrap(),
+            MergeStats {
+                inserted: 3,
+                updated: 0,
+                unchanged: 0
+            }
+        );
+        assert_eq!(
+            store.merge_daily_flow(&f, "main", &rows).await.unwrap(),
+            MergeStats {
+                inserted: 0,
+                updated: 0,
+                unchanged: 3
+            }
+        );
+        let corrected = vec![row(1, "2026-11-01", 2.5), row(1, "2026-11-01", 3.0)];
+        assert_eq!(
+            store
+                .merge_daily_flow(&f, "main", &corrected)
+                .await
+                .unwrap(),
+            MergeStats {
+                inserted: 0,
+                updated: 1,
+                unchanged: 0
+            }
+        );
+        let mb: f64 = sqlx::query_scalar(
+            "SELECT flow_mb FROM sim_daily_flow WHERE sim_card_id = 1 AND day = '2026-11-01'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(mb, 3.0, "the last of duplicates wins");
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn monthly_merge_is_idempotent(pool: sqlx::PgPool) {
+        let store = Store::from_pool(pool);
+        let f = Fence::unfenced();
+        let rows = vec![MonthlyUsageRow {
+            sim_card_id: 1,
+            iccid: None,
+            billing_cycle: "2026-10-01".parse().unwrap(),
+            flow_used_mb: 12.5,
+        }];
+        assert_eq!(
+            store
+                .merge_monthly_usage(&f, "main", &rows)
+                .await
+                .unwrap()
+                .inserted,
+            1
+        );
+        assert_eq!(
+            store.merge_monthly_usage(&f, "main", &rows).await.unwrap(),
+            MergeStats {
+                inserted: 0,
+                updated: 0,
+                unchanged: 1
+            }
+        );
+    }
+}
