@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 
 use crate::gsl;
-use crate::store::rows::{CardRow, DailyFlowRow, MonthlyUsageRow};
+use crate::store::rows::{CardRow, DailyFlowRow, MonthlyUsageRow, PoolMemberRow, PoolRow, PoolUsageRow};
 
 /// A listed card as the row `sim_cards` keeps; `data_date` is the day its flow figures are "as of".
 pub fn card_row(c: &gsl::SimCard, data_date: NaiveDate) -> CardRow {
@@ -79,4 +79,71 @@ pub fn monthly_rows(usages: &[gsl::MonthUsage]) -> Vec<MonthlyUsageRow> {
             })
         })
         .collect()
+}
+
+pub fn forward_pool_row(p: &gsl::SimPool) -> PoolRow {
+    PoolRow {
+        kind: "forward",
+        sim_pool_id: p.id,
+        pool_name: p.pool_name.clone(),
+        price_plan_name: p.price_plan_name.clone(),
+        price_plan_id: p.price_plan_id.clone(),
+        status: p.status,
+        quantity: p.quantity,
+        activated_sim_quantity: p.activated_sim_quantity,
+        inactive_sim_quantity: p.inactive_sim_quantity,
+        disassembled_sim_quantity: p.disassembled_sim_quantity,
+        effective_time: p.effective_time,
+        expired_time: p.expired_time,
+    }
+}
+
+pub fn forward_pool_usage(p: &gsl::SimPool, cycle: NaiveDate) -> PoolUsageRow {
+    PoolUsageRow {
+        kind: "forward",
+        sim_pool_id: p.id,
+        billing_cycle: cycle,
+        flow_total_mb: p.flow_total,
+        flow_used_mb: p.flow_used,
+        flow_left_mb: p.flow_left,
+    }
+}
+
+pub fn back_pool_row(p: &gsl::BackPool) -> PoolRow {
+    PoolRow {
+        kind: "backward",
+        sim_pool_id: p.id,
+        pool_name: p.pool_name.clone(),
+        price_plan_name: p.price_plan_name.clone(),
+        price_plan_id: p.price_plan_id.clone(),
+        status: p.pool_status,
+        quantity: p.quantity,
+        effective_time: p.effective_time,
+        expired_time: p.expired_time,
+        ..PoolRow::default()
+    }
+}
+
+/// Backward (post-paid) pools have no quota: only what was used.
+pub fn back_pool_usage(p: &gsl::BackPool, cycle: NaiveDate) -> PoolUsageRow {
+    PoolUsageRow {
+        kind: "backward",
+        sim_pool_id: p.id,
+        billing_cycle: cycle,
+        flow_total_mb: None,
+        flow_used_mb: p.flow_used,
+        flow_left_mb: None,
+    }
+}
+
+pub fn pool_member_row(m: &gsl::PoolMember, pool_id: i64, backward: bool, cycle: NaiveDate) -> PoolMemberRow {
+    PoolMemberRow {
+        kind: if backward { "backward" } else { "forward" },
+        sim_pool_id: pool_id,
+        billing_cycle: cycle,
+        cid: m.cid.clone().unwrap_or_default(),
+        sim_price_plan_id: m.sim_price_plan_id,
+        flow_used_mb: m.flow_used,
+        sim_status: m.sim_status,
+    }
 }

@@ -4,6 +4,16 @@
 //! are the jobs; `planner` decides the daily-flow calls; `schedule` and `daemon` run jobs on time on exactly
 //! one replica.
 
+pub mod daemon;
+mod daily_flow;
+pub mod engine;
+mod inventory;
+mod map;
+mod monthly;
 pub mod planner;
+mod pools;
 pub mod progress;
 pub mod schedule;
+
+pub use engine::{Account, Engine, JobReport, JobRequest, SyncError};
+pub use schedule::JobKind;
