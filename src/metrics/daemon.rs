@@ -2,11 +2,15 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use prometheus::{
-    GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::gsl::{CallObserver, Operation};
+use crate::store::gauges::LastRun;
+use crate::store::{Store, StoreError};
 
 /// Every daemon-level metric family; clone-cheap handles into one registry.
 #[derive(Clone)]
@@ -122,6 +126,64 @@ impl Telemetry {
             sync_last_duration,
             alert_notifications,
         }
+    }
+}
+
+impl Telemetry {
+    /// A sync job finished: counts the run and, on success, moves its freshness gauges.
+    pub fn record_run(
+        &self,
+        account: &str,
+        job: &str,
+        succeeded: bool,
+        started: DateTime<Utc>,
+        duration: Duration,
+    ) {
+        let result = if succeeded { "succeeded" } else { "failed" };
+        self.sync_runs
+            .with_label_values(&[account, job, result])
+            .inc();
+        self.sync_last_duration
+            .with_label_values(&[account, job])
+            .set(duration.as_secs_f64());
+        if succeeded {
+            let finished = started.timestamp_millis() as f64 / 1000.0 + duration.as_secs_f64();
+            self.sync_last_success
+                .with_label_values(&[account, job])
+                .set(finished);
+        }
+    }
+
+    /// Seeds the freshness gauges from `sync_runs`, so a restarted daemon serves them before its next sync.
+    pub async fn seed_from_store(&self, store: &Store) -> Result<(), StoreError> {
+        self.seed(&store.gauge_last_runs().await?);
+        Ok(())
+    }
+
+    pub fn seed(&self, runs: &[LastRun]) {
+        for run in runs {
+            let labels = [run.account.as_str(), run.job.as_str()];
+            if let Some(at) = run.last_success {
+                let secs = at.timestamp_millis() as f64 / 1000.0;
+                self.sync_last_success.with_label_values(&labels).set(secs);
+            }
+            if let Some(d) = run.last_duration_seconds {
+                self.sync_last_duration.with_label_values(&labels).set(d);
+            }
+        }
+    }
+
+    /// The daemon's families in the text format; small, so encoded at every scrape.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Encoding our own well-formed registry into a Vec cannot fail; an empty body is the safe fallback.
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .is_err()
+        {
+            out.clear();
+        }
+        out
     }
 }
 

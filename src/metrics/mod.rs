@@ -1,5 +1,19 @@
-//! Metrics: the daemon's own counters and histograms (`daemon`), and the pre-rendered per-SIM store.
+//! Metrics: the daemon's own counters and histograms (`daemon`), and the pre-rendered per-SIM and fleet
+//! gauges (`sims`, `fleet`) that a scrape only concatenates (`scrape`).
+//!
+//! Sharding: with `metrics.total_shards = n` (or a scrape's `?shard=i&total=n`) a target serves the per-SIM
+//! series of the cards with `shard_of(sim_card_id, n) == i`. Fleet families and the daemon's own families are
+//! served only by shard 0, so `sum()` over all shard targets counts every card once.
 
 pub mod daemon;
+pub mod fleet;
+pub mod options;
+pub mod scrape;
+pub mod sims;
+pub mod text;
 
 pub use daemon::Telemetry;
+pub use fleet::FleetExtras;
+pub use options::{shard_of, MetricsOptions, Shard};
+pub use scrape::{ScrapeBody, ScrapeRequest};
+pub use sims::{MetricsError, RefreshStats, Rendering, SimGauges};

@@ -1,0 +1,584 @@
+//! Pre-rendered per-SIM gauges (the kube-state-metrics approach): each refresh renders every family once
+//! into one contiguous buffer with per-card offsets and compresses the gzip body once; a scrape only
+//! concatenates (or slices, for a scrape-time shard).
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures::TryStreamExt;
+
+use super::fleet::{billing_cycle, FleetExtras, FleetTotals, QUOTA_KINDS};
+use super::options::MetricsOptions;
+use super::text::{mb_to_bytes, push_f64, push_header, push_i64, push_label_value};
+use crate::store::gauges::CardRow;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("could not read the gauges from the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("a per-SIM family outgrew 4 GiB of text; enable sharding or filters")]
+    TooLarge,
+    #[error("gzip compression failed: {0}")]
+    Gzip(#[from] std::io::Error),
+    #[error("the rendering task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RefreshStats {
+    pub cards_read: u64,
+    pub cards_rendered: u64,
+    pub plain_bytes: u64,
+    pub gzip_bytes: u64,
+    pub elapsed: Duration,
+}
+
+/// One per-SIM family: HELP/TYPE, then every card's lines back to back; card `i` owns
+/// `body[offsets[i]..offsets[i + 1]]` (possibly empty, e.g. no ratio).
+pub(crate) struct Family {
+    pub header: Bytes,
+    pub body: Bytes,
+    pub offsets: Vec<u32>,
+}
+
+impl Family {
+    pub fn card(&self, i: usize) -> &[u8] {
+        &self.body[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+}
+
+/// One immutable rendering; scrapes hold an `Arc` to it, so a refresh never disturbs a scrape in progress.
+pub struct Rendering {
+    pub(crate) families: Vec<Family>,
+    /// The `sim_card_id` of each rendered card, in offset order (scrape-time sharding).
+    pub(crate) card_ids: Vec<i64>,
+    /// Fleet families; empty on targets other than shard 0.
+    pub(crate) fleet: Bytes,
+    /// gzip of families + fleet, compressed once.
+    pub(crate) gzip: Bytes,
+    pub stats: RefreshStats,
+}
+
+impl Rendering {
+    /// Size of the plain text of the pre-rendered part (per-SIM and fleet families).
+    pub fn plain_len(&self) -> usize {
+        let fam: usize = self
+            .families
+            .iter()
+            .map(|f| f.header.len() + f.body.len())
+            .sum();
+        fam + self.fleet.len()
+    }
+
+    /// Bytes held by this rendering: text, gzip, offsets and ids.
+    pub fn heap_bytes(&self) -> usize {
+        let offsets: usize = self.families.iter().map(|f| f.offsets.capacity() * 4).sum();
+        self.plain_len() + self.gzip.len() + offsets + self.card_ids.capacity() * 8
+    }
+
+    fn empty(opts: &MetricsOptions) -> Rendering {
+        Builder::new(opts.clone()).finish_plain(&FleetExtras::default())
+    }
+}
+
+/// The swappable rendering; clones share it.
+#[derive(Clone)]
+pub struct SimGauges {
+    current: Arc<RwLock<Arc<Rendering>>>,
+}
+
+impl Default for SimGauges {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SimGauges {
+    /// Starts with an empty rendering (fleet headers only) until the first refresh.
+    pub fn new() -> Self {
+        Self::with(Rendering::empty(&MetricsOptions::default()))
+    }
+
+    fn with(r: Rendering) -> Self {
+        Self {
+            current: Arc::new(RwLock::new(Arc::new(r))),
+        }
+    }
+
+    /// Builds from rows in memory (benchmarks, tests); the same rendering `refresh` makes from the store.
+    pub fn from_rows(
+        rows: impl IntoIterator<Item = CardRow>,
+        extras: &FleetExtras,
+        opts: &MetricsOptions,
+    ) -> Result<Self, MetricsError> {
+        let started = Instant::now();
+        let mut b = Builder::new(opts.clone());
+        for row in rows {
+            b.push(&row)?;
+        }
+        let mut r = b.finish_plain(extras);
+        compress(&mut r, opts.gzip_level)?;
+        r.stats.elapsed = started.elapsed();
+        Ok(Self::with(r))
+    }
+
+    /// The rendering a scrape should use now.
+    pub fn snapshot(&self) -> Arc<Rendering> {
+        match self.current.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Re-renders everything from the store and swaps it in; cards removed upstream drop out.
+    pub async fn refresh(
+        &self,
+        store: &Store,
+        opts: &MetricsOptions,
+    ) -> Result<RefreshStats, MetricsError> {
+        let started = Instant::now();
+        let today = Utc::now().with_timezone(&opts.timezone).date_naive();
+        let kinds: Vec<&str> = QUOTA_KINDS.iter().map(|(k, _)| *k).collect();
+        let extras = FleetExtras {
+            pools: store.gauge_pools(billing_cycle(today)).await?,
+            open_alerts: store.gauge_open_alerts(&kinds).await?,
+        };
+        let mut b = Builder::new(opts.clone());
+        let mut rows = std::pin::pin!(store.gauge_cards());
+        while let Some(row) = rows.try_next().await? {
+            b.push(&row)?;
+        }
+        let level = opts.gzip_level;
+        let mut r = tokio::task::spawn_blocking(move || {
+            let mut r = b.finish_plain(&extras);
+            compress(&mut r, level).map(|()| r)
+        })
+        .await??;
+        r.stats.elapsed = started.elapsed();
+        let stats = r.stats.clone();
+        self.swap(r);
+        Ok(stats)
+    }
+
+    fn swap(&self, r: Rendering) {
+        let new = Arc::new(r);
+        match self.current.write() {
+            Ok(mut g) => *g = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+}
+
+type Push = fn(&mut Vec<u8>, &CardRow, Option<f64>);
+
+/// The per-SIM families: name, help, and how a card's value line(s) are written after `name{iccid="..."} `.
+const FAMILIES: [(&str, &str); 6] = [
+    (
+        "gsl_sim_flow_used_bytes",
+        "Flow used in the card's current package, as of the data day.",
+    ),
+    (
+        "gsl_sim_flow_left_bytes",
+        "Flow left in the card's current package, as of the data day.",
+    ),
+    (
+        "gsl_sim_usage_ratio",
+        "Flow used / (used + left); absent when both are 0.",
+    ),
+    (
+        "gsl_sim_operator_status",
+        "The API's operator_status code (-1 normal, 1..7 reasons for suspension).",
+    ),
+    (
+        "gsl_sim_status",
+        "The API's sim_status code (10, 11, 13, 14, 20, 30).",
+    ),
+    ("gsl_sim_info", "Descriptive labels of a card; always 1."),
+];
+
+struct Builder {
+    opts: MetricsOptions,
+    families: Vec<(Vec<u8>, Vec<u32>)>,
+    card_ids: Vec<i64>,
+    fleet: FleetTotals,
+    identity: Vec<u8>,
+    value: Vec<u8>,
+    cards_read: u64,
+}
+
+impl Builder {
+    fn new(opts: MetricsOptions) -> Self {
+        let n = if opts.per_sim { FAMILIES.len() } else { 0 };
+        Self {
+            opts,
+            families: (0..n).map(|_| (Vec::new(), vec![0])).collect(),
+            card_ids: Vec::new(),
+            fleet: FleetTotals::default(),
+            identity: Vec::with_capacity(64),
+            value: Vec::with_capacity(32),
+            cards_read: 0,
+        }
+    }
+
+    fn push(&mut self, card: &CardRow) -> Result<(), MetricsError> {
+        self.cards_read += 1;
+        self.fleet.add(card);
+        let ratio = usage_ratio(card.flow_used_mb, card.flow_left_mb);
+        if !self.opts.per_sim
+            || !self.opts.shard.contains(card.sim_card_id)
+            || !self.opts.keeps(ratio, card.tag_names.as_deref())
+        {
+            return Ok(());
+        }
+        self.identity.clear();
+        push_label_value(&mut self.identity, identity(card).as_ref());
+        let pushers: [Push; 5] = [
+            |o, c, _| push_opt(o, c.flow_used_mb.map(mb_to_bytes)),
+            |o, c, _| push_opt(o, c.flow_left_mb.map(mb_to_bytes)),
+            |o, _, r| push_opt(o, r),
+            |o, c, _| push_opt(o, c.operator_status.map(f64::from)),
+            |o, c, _| push_opt(o, c.sim_status.map(f64::from)),
+        ];
+        let value = &mut self.value;
+        for (i, pusher) in pushers.iter().enumerate() {
+            let (body, offsets) = &mut self.families[i];
+            value.clear();
+            pusher(value, card, ratio);
+            if !value.is_empty() {
+                body.extend_from_slice(FAMILIES[i].0.as_bytes());
+                body.extend_from_slice(b"{iccid=\"");
+                body.extend_from_slice(&self.identity);
+                body.extend_from_slice(b"\"} ");
+                body.extend_from_slice(value);
+                body.push(b'\n');
+            }
+            offsets.push(u32::try_from(body.len()).map_err(|_| MetricsError::TooLarge)?);
+        }
+        let (body, offsets) = &mut self.families[5];
+        push_info(body, &self.identity, card);
+        offsets.push(u32::try_from(body.len()).map_err(|_| MetricsError::TooLarge)?);
+        self.card_ids.push(card.sim_card_id);
+        Ok(())
+    }
+
+    fn finish_plain(self, extras: &FleetExtras) -> Rendering {
+        let cards_rendered = self.card_ids.len() as u64;
+        let families: Vec<Family> = self
+            .families
+            .into_iter()
+            .zip(FAMILIES)
+            .map(|((mut body, mut offsets), (name, help))| {
+                let mut header = Vec::new();
+                push_header(&mut header, name, "gauge", help);
+                body.shrink_to_fit();
+                offsets.shrink_to_fit();
+                Family {
+                    header: header.into(),
+                    body: body.into(),
+                    offsets,
+                }
+            })
+            .collect();
+        let mut fleet = Vec::new();
+        if self.opts.shard.serves_fleet() {
+            self.fleet.render(extras, self.opts.timezone, &mut fleet);
+        }
+        let mut card_ids = self.card_ids;
+        card_ids.shrink_to_fit();
+        let mut r = Rendering {
+            families,
+            card_ids,
+            fleet: fleet.into(),
+            gzip: Bytes::new(),
+            stats: RefreshStats {
+                cards_read: self.cards_read,
+                cards_rendered,
+                ..Default::default()
+            },
+        };
+        r.stats.plain_bytes = r.plain_len() as u64;
+        r
+    }
+}
+
+/// Compresses families + fleet into one gzip member, once per refresh.
+fn compress(r: &mut Rendering, level: u32) -> Result<(), MetricsError> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(r.plain_len() / 8),
+        flate2::Compression::new(level),
+    );
+    for f in &r.families {
+        enc.write_all(&f.header)?;
+        enc.write_all(&f.body)?;
+    }
+    enc.write_all(&r.fleet)?;
+    let mut gz = enc.finish()?;
+    gz.shrink_to_fit();
+    r.stats.gzip_bytes = gz.len() as u64;
+    r.gzip = gz.into();
+    Ok(())
+}
+
+/// used / (used + left); `None` when either is unknown or both are 0.
+pub fn usage_ratio(used_mb: Option<f64>, left_mb: Option<f64>) -> Option<f64> {
+    let (u, l) = (used_mb?, left_mb?);
+    let total = u + l;
+    (total > 0.0).then(|| u / total)
+}
+
+/// The identity label: ICCID, else CID, else the card id (so no two cards share an empty label).
+fn identity(card: &CardRow) -> std::borrow::Cow<'_, str> {
+    match non_empty(&card.iccid).or_else(|| non_empty(&card.cid)) {
+        Some(id) => id.into(),
+        None => card.sim_card_id.to_string().into(),
+    }
+}
+
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.is_empty())
+}
+
+fn push_opt(out: &mut Vec<u8>, v: Option<f64>) {
+    if let Some(v) = v {
+        push_f64(out, v);
+    }
+}
+
+fn push_info(body: &mut Vec<u8>, identity: &[u8], c: &CardRow) {
+    body.extend_from_slice(b"gsl_sim_info{iccid=\"");
+    body.extend_from_slice(identity);
+    body.extend_from_slice(b"\",sim_card_id=\"");
+    push_i64(body, c.sim_card_id);
+    body.extend_from_slice(b"\",account=\"");
+    push_label_value(body, &c.account);
+    body.extend_from_slice(b"\",sim_type=\"");
+    if let Some(t) = c.sim_type {
+        push_i64(body, t.into());
+    }
+    body.extend_from_slice(b"\",sim_pool_id=\"");
+    if let Some(p) = c.sim_pool_id {
+        push_i64(body, p);
+    }
+    body.extend_from_slice(b"\",price_plan=\"");
+    push_label_value(body, c.price_plan_name.as_deref().unwrap_or(""));
+    body.extend_from_slice(b"\"} 1\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::scrape::{body, ScrapeRequest};
+    use crate::metrics::Shard;
+
+    fn card(id: i64, used: Option<f64>, left: Option<f64>) -> CardRow {
+        CardRow {
+            account: "main".into(),
+            sim_card_id: id,
+            iccid: Some(format!("8986{id:016}")),
+            flow_used_mb: used,
+            flow_left_mb: left,
+            sim_status: Some(20),
+            operator_status: Some(-1),
+            ..CardRow::default()
+        }
+    }
+
+    fn text(g: &SimGauges, shard: Option<Shard>) -> String {
+        let req = ScrapeRequest {
+            shard,
+            accept_gzip: false,
+        };
+        String::from_utf8(body(g.snapshot(), req, Vec::new()).concat()).unwrap()
+    }
+
+    fn series(text: &str, family: &str) -> Vec<String> {
+        text.lines()
+            .filter(|l| {
+                l.starts_with(&format!("{family}{{")) || l.starts_with(&format!("{family} "))
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn ratio_is_absent_when_used_and_left_are_both_zero() {
+        for (used, left, ratio) in [
+            (Some(0.0), Some(0.0), None),
+            (Some(1.0), Some(3.0), Some(0.25)),
+            (Some(0.0), Some(5.0), Some(0.0)),
+            (None, Some(5.0), None),
+            (Some(5.0), None, None),
+        ] {
+            assert_eq!(usage_ratio(used, left), ratio, "{used:?} {left:?}");
+        }
+        let g = SimGauges::from_rows(
+            [card(1, Some(0.0), Some(0.0))],
+            &FleetExtras::default(),
+            &MetricsOptions::default(),
+        )
+        .unwrap();
+        let t = text(&g, None);
+        assert!(series(&t, "gsl_sim_usage_ratio").is_empty(), "{t}");
+        assert_eq!(series(&t, "gsl_sim_flow_used_bytes").len(), 1);
+    }
+
+    #[test]
+    fn values_are_bytes_and_value_series_carry_only_the_identity() {
+        let mut c = card(7, Some(1.5), Some(1022.5));
+        c.price_plan_name = Some("全球 \"1GB\" 套餐".into());
+        c.cid = Some("cid-7".into());
+        let g =
+            SimGauges::from_rows([c], &FleetExtras::default(), &MetricsOptions::default()).unwrap();
+        let t = text(&g, None);
+        let iccid = "89860000000000000007";
+        assert_eq!(
+            series(&t, "gsl_sim_flow_used_bytes"),
+            [format!(
+                "gsl_sim_flow_used_bytes{{iccid=\"{iccid}\"}} 1572864"
+            )]
+        );
+        assert_eq!(
+            series(&t, "gsl_sim_flow_left_bytes"),
+            [format!(
+                "gsl_sim_flow_left_bytes{{iccid=\"{iccid}\"}} 1072168960"
+            )]
+        );
+        assert_eq!(
+            series(&t, "gsl_sim_usage_ratio"),
+            [format!(
+                "gsl_sim_usage_ratio{{iccid=\"{iccid}\"}} 0.00146484375"
+            )]
+        );
+        assert_eq!(
+            series(&t, "gsl_sim_status"),
+            [format!("gsl_sim_status{{iccid=\"{iccid}\"}} 20")]
+        );
+        assert_eq!(
+            series(&t, "gsl_sim_info"),
+            [format!("gsl_sim_info{{iccid=\"{iccid}\",sim_card_id=\"7\",account=\"main\",sim_type=\"\",sim_pool_id=\"\",price_plan=\"全球 \\\"1GB\\\" 套餐\"}} 1")]
+        );
+    }
+
+    #[test]
+    fn cid_stands_in_for_a_missing_iccid() {
+        let mut c = card(9, Some(1.0), Some(1.0));
+        c.iccid = None;
+        c.cid = Some("C-9".into());
+        let g =
+            SimGauges::from_rows([c], &FleetExtras::default(), &MetricsOptions::default()).unwrap();
+        assert_eq!(
+            series(&text(&g, None), "gsl_sim_status"),
+            ["gsl_sim_status{iccid=\"C-9\"} 20"]
+        );
+    }
+
+    #[test]
+    fn scrape_shards_partition_the_per_sim_series_and_fleet_goes_to_shard_zero() {
+        let cards: Vec<CardRow> = (0..2_000)
+            .map(|i| card(i, Some(i as f64), Some(1.0)))
+            .collect();
+        let g = SimGauges::from_rows(cards, &FleetExtras::default(), &MetricsOptions::default())
+            .unwrap();
+        let full = text(&g, None);
+        let mut all: Vec<String> = series(&full, "gsl_sim_info");
+        let mut joined = Vec::new();
+        for i in 0..3 {
+            let t = text(&g, Shard::new(i, 3));
+            assert_eq!(
+                series(&t, "gsl_sims").is_empty(),
+                i != 0,
+                "fleet on shard {i}"
+            );
+            joined.extend(series(&t, "gsl_sim_info"));
+        }
+        all.sort();
+        joined.sort();
+        assert_eq!(all.len(), 2_000);
+        assert_eq!(all, joined);
+    }
+
+    #[test]
+    fn per_sim_off_keeps_only_fleet_families() {
+        let opts = MetricsOptions {
+            per_sim: false,
+            ..MetricsOptions::default()
+        };
+        let g = SimGauges::from_rows(
+            [card(1, Some(1.0), Some(1.0))],
+            &FleetExtras::default(),
+            &opts,
+        )
+        .unwrap();
+        let t = text(&g, None);
+        assert!(!t.contains("gsl_sim_"), "{t}");
+        assert_eq!(
+            series(&t, "gsl_sims"),
+            ["gsl_sims{account=\"main\",sim_status=\"20\",operator_status=\"-1\"} 1"]
+        );
+    }
+
+    #[test]
+    fn gzip_cache_decodes_to_the_plain_text() {
+        use std::io::Read;
+        let cards: Vec<CardRow> = (0..500).map(|i| card(i, Some(2.0), Some(1.0))).collect();
+        let g = SimGauges::from_rows(cards, &FleetExtras::default(), &MetricsOptions::default())
+            .unwrap();
+        let daemon = b"# TYPE x gauge\nx 1\n".to_vec();
+        let gz = body(
+            g.snapshot(),
+            ScrapeRequest {
+                shard: None,
+                accept_gzip: true,
+            },
+            daemon.clone(),
+        );
+        assert!(gz.gzip);
+        let mut plain = String::new();
+        flate2::read::MultiGzDecoder::new(&gz.concat()[..])
+            .read_to_string(&mut plain)
+            .unwrap();
+        let expected = body(g.snapshot(), ScrapeRequest::default(), daemon).concat();
+        assert_eq!(plain.as_bytes(), expected);
+    }
+
+    async fn insert_card(store: &Store, id: i64, removed: bool) {
+        sqlx::query(
+            "INSERT INTO sim_cards (account, sim_card_id, iccid, flow_used_mb, flow_left_mb, removed_at) \
+             VALUES ('main', $1, $2, 1, 1, CASE WHEN $3 THEN now() END)",
+        )
+        .bind(id)
+        .bind(format!("ICC{id}"))
+        .bind(removed)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn refresh_drops_cards_removed_upstream(pool: sqlx::PgPool) {
+        let store = Store::from_pool(pool);
+        for id in 1..=3 {
+            insert_card(&store, id, id == 3).await;
+        }
+        let g = SimGauges::new();
+        let opts = MetricsOptions::default();
+        let stats = g.refresh(&store, &opts).await.unwrap();
+        assert_eq!(stats.cards_rendered, 2);
+        let before = g.snapshot();
+        sqlx::query("UPDATE sim_cards SET removed_at = now() WHERE sim_card_id = 2")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        g.refresh(&store, &opts).await.unwrap();
+        let t = text(&g, None);
+        assert_eq!(series(&t, "gsl_sim_info").len(), 1, "{t}");
+        assert!(t.contains("ICC1") && !t.contains("ICC2") && !t.contains("ICC3"));
+        // A scrape that took the old rendering keeps it whole.
+        assert_eq!(before.card_ids, vec![1, 2]);
+    }
+}
