@@ -7,7 +7,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::hooks::DaemonHooks;
 use super::AppError;
-use crate::alerts::Notifier;
 use crate::config::Settings;
 use crate::http::{router, serve, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges, Telemetry};
@@ -21,12 +20,14 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     let store = super::connect(&settings).await?;
     store.migrate().await?;
     let telemetry = Telemetry::new();
-    let metrics = MetricsOptions::from_settings(&settings.metrics, settings.sync.timezone);
+    let metrics = MetricsOptions::new(&settings.metrics, settings.sync.timezone);
     let gauges = SimGauges::new();
     if let Err(e) = gauges.refresh(&store, &metrics).await {
         tracing::error!(error = %e, "could not build the gauges from the store");
     }
-    telemetry.seed_from_store(&store).await;
+    if let Err(e) = telemetry.seed_from_store(&store).await {
+        tracing::warn!(error = %e, "could not read the last runs for the freshness gauges");
+    }
     let engine = Arc::new(Engine::new(store.clone(), &settings, telemetry.clone()).map_err(|e| AppError::Usage(e.to_string()))?);
     let listener = tokio::net::TcpListener::bind(settings.http.listen)
         .await
@@ -39,11 +40,9 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         gauges: gauges.clone(),
         telemetry: telemetry.clone(),
         metrics: metrics.clone(),
-        timezone: settings.sync.timezone,
     };
     let http = tokio::spawn(serve(listener, router(state), shutdown.clone().cancelled_owned()));
-    let notifier = Notifier::new(store.clone(), settings.alerts.clone(), telemetry.clone());
-    let notify_loop = tokio::spawn(notify_periodically(notifier, shutdown.clone()));
+    let notify_loop = tokio::spawn(notify_periodically(store.clone(), settings.clone(), telemetry.clone(), shutdown.clone()));
     let hooks = Arc::new(DaemonHooks {
         store: store.clone(),
         settings: settings.clone(),
@@ -64,10 +63,10 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     outcome.map_err(AppError::Failed)
 }
 
-async fn notify_periodically(notifier: Notifier, shutdown: CancellationToken) {
+async fn notify_periodically(store: crate::store::Store, settings: Settings, telemetry: Telemetry, shutdown: CancellationToken) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(NOTIFY_EVERY) => { notifier.deliver_due().await; }
+            _ = tokio::time::sleep(NOTIFY_EVERY) => super::hooks::deliver_due(&store, &settings, &telemetry).await,
             _ = shutdown.cancelled() => return,
         }
     }

@@ -50,7 +50,7 @@ pub async fn run(mut settings: Settings, args: &DemoArgs, database_configured: b
     }
     eprintln!("gsl-sync demo: full sync done in {:.0} s", started.elapsed().as_secs_f64());
 
-    let metrics = MetricsOptions::from_settings(&settings.metrics, settings.sync.timezone);
+    let metrics = MetricsOptions::new(&settings.metrics, settings.sync.timezone);
     let gauges = SimGauges::new();
     gauges
         .refresh(&store, &metrics)
@@ -73,10 +73,11 @@ pub async fn run(mut settings: Settings, args: &DemoArgs, database_configured: b
         gauges,
         telemetry,
         metrics,
-        timezone: settings.sync.timezone,
     };
     eprintln!("gsl-sync demo: serving until Ctrl-C");
-    serve(listener, router(state), cancel.cancelled_owned()).await;
+    serve(listener, router(state), cancel.cancelled_owned())
+        .await
+        .map_err(|e| AppError::Failed(format!("http: {e}")))?;
     drop(sim);
     Ok(())
 }

@@ -6,6 +6,10 @@ use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{Settings, EXAMPLE_TOML};
 use crate::store::Store;
 
+mod daemon;
+mod demo;
+mod hooks;
+mod sync_cmd;
 pub mod temp_pg;
 
 /// How a command ended, mapped to CONTRACT.md's exit codes.
@@ -50,44 +54,58 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
         print!("{EXAMPLE_TOML}");
         return Ok(());
     }
+    let database_configured = cli.config.is_some()
+        || std::env::var_os("DATABASE_URL").is_some()
+        || std::env::var_os("GSL_SYNC__DATABASE__URL").is_some()
+        || std::env::var_os("GSL_SYNC_CONFIG").is_some();
     let settings = Settings::load(cli.config.as_deref())?;
     crate::telemetry::init(settings.log.format);
     match cli.command {
-        Command::Config(ConfigCommand::Check) => {
+        Command::Config(_) => {
             print!("{}", settings.to_redacted_toml());
             Ok(())
         }
-        Command::Config(ConfigCommand::Example) => unreachable_example(),
         Command::Migrate => {
-            let store =
-                Store::connect(&settings.database.url, settings.database.max_connections).await?;
-            store.migrate().await?;
+            connect(&settings).await?.migrate().await?;
             eprintln!("gsl-sync: migrations applied");
             Ok(())
         }
         Command::Simulate(args) => crate::simulator::run_cli(&args)
             .await
             .map_err(|e| AppError::Failed(e.to_string())),
-        other => Err(AppError::Usage(format!(
-            "{} is not yet implemented",
-            command_name(&other)
-        ))),
+        Command::Sync(cmd) => {
+            let store = connect(&settings).await?;
+            store.migrate().await?;
+            sync_cmd::run(&settings, &cmd).await
+        }
+        Command::Run => daemon::run(settings).await,
+        Command::Demo(args) => demo::run(settings, &args, database_configured).await,
+        Command::Report(_) => Err(AppError::Usage("report is not yet implemented".into())),
     }
 }
 
-fn unreachable_example() -> Result<(), AppError> {
-    print!("{EXAMPLE_TOML}");
-    Ok(())
+/// Connects to the configured database (creating it when missing and allowed).
+pub(crate) async fn connect(settings: &Settings) -> Result<Store, AppError> {
+    Store::connect(&settings.database.url, settings.database.max_connections)
+        .await
+        .map_err(|e| AppError::Failed(format!("database: {e}")))
 }
 
-fn command_name(c: &Command) -> &'static str {
-    match c {
-        Command::Run => "run",
-        Command::Sync(_) => "sync",
-        Command::Migrate => "migrate",
-        Command::Simulate(_) => "simulate",
-        Command::Demo(_) => "demo",
-        Command::Report(_) => "report",
-        Command::Config(_) => "config",
-    }
+/// Cancels `token` on SIGINT or SIGTERM, so jobs stop at a safe point.
+pub(crate) fn cancel_on_signal(token: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stop requested: finishing at the next safe point");
+        token.cancel();
+    });
 }
