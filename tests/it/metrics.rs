@@ -351,8 +351,19 @@ async fn shards_split_cards_exactly_and_bad_shard_params_are_rejected(pool: PgPo
             ..MetricsOptions::default()
         };
         let s = spawn(&store, opts).await;
+        s.telemetry.record_run(
+            "main",
+            "inventory",
+            true,
+            Utc::now(),
+            Duration::from_secs(1),
+        );
         let text = scrape(&s, "").await;
         assert_eq!(text.contains("gsl_sims{"), i == 0);
+        assert!(
+            text.contains("gsl_sync_runs_total"),
+            "each replica serves its own families"
+        );
         configured.extend(samples(&text, "gsl_sim_flow_used_bytes"));
     }
     assert_eq!(configured, full);
