@@ -98,8 +98,8 @@ async fn metrics(
         shard,
         accept_gzip: accepts_gzip(&headers),
     };
-    let serve_daemon =
-        shard.map_or(true, |s| s.serves_fleet()) && state.metrics.shard.serves_fleet();
+    // This process's own families: once per process, so not on scrape-time shards other than 0.
+    let serve_daemon = shard.map_or(true, |s| s.serves_fleet());
     let daemon = if serve_daemon {
         state.telemetry.encode()
     } else {

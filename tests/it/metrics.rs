@@ -351,8 +351,19 @@ async fn shards_split_cards_exactly_and_bad_shard_params_are_rejected(pool: PgPo
             ..MetricsOptions::default()
         };
         let s = spawn(&store, opts).await;
+        s.telemetry.record_run(
+            "main",
+            "inventory",
+            true,
+            Utc::now(),
+            Duration::from_secs(1),
+        );
         let text = scrape(&s, "").await;
         assert_eq!(text.contains("gsl_sims{"), i == 0);
+        assert!(
+            text.contains("gsl_sync_runs_total"),
+            "each replica serves its own families"
+        );
         configured.extend(samples(&text, "gsl_sim_flow_used_bytes"));
     }
     assert_eq!(configured, full);
@@ -544,6 +555,14 @@ async fn a_real_prometheus_scrapes_and_counts_the_series(pool: PgPool) {
     )
     .await;
     let s = spawn(&Store::from_pool(pool), MetricsOptions::default()).await;
+    // A daemon series too: Prometheus asks for gzip, so this checks it reads the second gzip member.
+    s.telemetry.record_run(
+        "main",
+        "inventory",
+        true,
+        Utc::now(),
+        Duration::from_secs(1),
+    );
     let dir = tempfile::tempdir().unwrap();
     let target = s.base.trim_start_matches("http://");
     let config = dir.path().join("prometheus.yml");
@@ -579,18 +598,23 @@ async fn a_real_prometheus_scrapes_and_counts_the_series(pool: PgPool) {
         let v: serde_json::Value = serde_json::from_str(&last).unwrap_or_default();
         if let Some(count) = v["data"]["result"][0]["value"][1].as_str() {
             assert_eq!(count, "250", "{last}");
-            let up = client()
-                .get(format!("http://127.0.0.1:{port}/api/v1/query?query=up"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            assert!(
-                up.contains(r#""value":["#) && up.contains(r#","1"]"#),
-                "{up}"
-            );
+            let query = |q: &str| {
+                let url = format!("http://127.0.0.1:{port}/api/v1/query?query={q}");
+                async move {
+                    client()
+                        .get(url)
+                        .send()
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap()
+                }
+            };
+            let up = query("up").await;
+            assert!(up.contains(r#","1"]"#), "{up}");
+            let runs = query("sum(gsl_sync_runs_total)").await;
+            assert!(runs.contains(r#","1"]"#), "{runs}");
             return;
         }
     }
