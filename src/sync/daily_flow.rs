@@ -60,15 +60,27 @@ async fn fetch_period(
         return Ok(());
     };
     ctx.store.ensure_partitions(from, to).await?;
-    let client = &ctx.account.client;
-    let mut answers = futures::stream::iter(batches.iter().map(|batch| {
-        let query = DailyFlowQuery {
+    let client = ctx.account.client.clone();
+    let queries: Vec<DailyFlowQuery> = batches
+        .iter()
+        .map(|batch| DailyFlowQuery {
             cards: CardSelector::Ids(batch.iter().map(|c| c.sim_card_id).collect()),
             period: to_client_period(period),
-        };
-        async move { ctx.call(client.daily_flow(&query)).await }
-    }))
-    .buffer_unordered(IN_FLIGHT);
+        })
+        .collect();
+    let cancel = ctx.cancel.clone();
+    let mut answers = futures::stream::iter(queries)
+        .map(move |query| {
+            let client = client.clone();
+            let cancel = cancel.clone();
+            async move {
+                tokio::select! {
+                    r = client.daily_flow(&query) => r.map_err(SyncError::from),
+                    _ = cancel.cancelled() => Err(SyncError::Cancelled),
+                }
+            }
+        })
+        .buffer_unordered(IN_FLIGHT);
     while let Some(answer) = answers.next().await {
         let answer = answer?;
         counts.api_calls += 1;

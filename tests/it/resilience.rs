@@ -349,13 +349,9 @@ async fn postgres_going_away_mid_run_fails_the_run_cleanly_and_the_next_one_comp
         tokio::time::sleep(Duration::from_secs(2)).await;
         proxy.restore();
     };
+    let (fence, never) = (Fence::unfenced(), CancellationToken::new());
     let (report, _) = tokio::join!(
-        engine.run(
-            JobKind::DailyFlow,
-            JobRequest::Scheduled,
-            &Fence::unfenced(),
-            &CancellationToken::new()
-        ),
+        engine.run(JobKind::DailyFlow, JobRequest::Scheduled, &fence, &never),
         cut_later
     );
     assert!(!report.succeeded(), "the run saw the database go away");

@@ -132,7 +132,7 @@ async fn sync_all_fills_every_table_and_a_rerun_changes_nothing(pool: PgPool) {
         let truth = fleet.card(id).expect("a simulated card");
         assert_eq!(
             (used, left),
-            (truth.flow_used, truth.flow_left),
+            (Some(truth.flow_used), Some(truth.flow_left)),
             "card {id}"
         );
     }
