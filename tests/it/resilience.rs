@@ -124,7 +124,7 @@ async fn data_fingerprint(url: &str) -> Vec<String> {
 async fn a_sync_killed_with_sigkill_and_rerun_equals_a_clean_run(pool: PgPool) {
     let sim = SimProcess::start(3000).await;
     let killed_db = server_url(&pool, &database_of(&pool));
-    let clean_name = format!("{}_clean", database_of(&pool));
+    let clean_name = format!("gsl_sync_clean_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(&format!("CREATE DATABASE \"{clean_name}\""))
         .execute(&pool)
         .await
