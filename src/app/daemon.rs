@@ -28,7 +28,10 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     if let Err(e) = telemetry.seed_from_store(&store).await {
         tracing::warn!(error = %e, "could not read the last runs for the freshness gauges");
     }
-    let engine = Arc::new(Engine::new(store.clone(), &settings, telemetry.clone()).map_err(|e| AppError::Usage(e.to_string()))?);
+    let engine = Arc::new(
+        Engine::new(store.clone(), &settings, telemetry.clone())
+            .map_err(|e| AppError::Usage(e.to_string()))?,
+    );
     let listener = tokio::net::TcpListener::bind(settings.http.listen)
         .await
         .map_err(|e| AppError::Failed(format!("http.listen {}: {e}", settings.http.listen)))?;
@@ -41,8 +44,17 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         telemetry: telemetry.clone(),
         metrics: metrics.clone(),
     };
-    let http = tokio::spawn(serve(listener, router(state), shutdown.clone().cancelled_owned()));
-    let notify_loop = tokio::spawn(notify_periodically(store.clone(), settings.clone(), telemetry.clone(), shutdown.clone()));
+    let http = tokio::spawn(serve(
+        listener,
+        router(state),
+        shutdown.clone().cancelled_owned(),
+    ));
+    let notify_loop = tokio::spawn(notify_periodically(
+        store.clone(),
+        settings.clone(),
+        telemetry.clone(),
+        shutdown.clone(),
+    ));
     let hooks = Arc::new(DaemonHooks {
         store: store.clone(),
         settings: settings.clone(),
@@ -63,7 +75,12 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     outcome.map_err(AppError::Failed)
 }
 
-async fn notify_periodically(store: crate::store::Store, settings: Settings, telemetry: Telemetry, shutdown: CancellationToken) {
+async fn notify_periodically(
+    store: crate::store::Store,
+    settings: Settings,
+    telemetry: Telemetry,
+    shutdown: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(NOTIFY_EVERY) => super::hooks::deliver_due(&store, &settings, &telemetry).await,

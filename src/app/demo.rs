@@ -21,16 +21,27 @@ use crate::sync::{Engine, JobRequest};
 
 const DEMO_DATABASE: &str = "gsl_sync_demo";
 
-pub async fn run(mut settings: Settings, args: &DemoArgs, database_configured: bool) -> Result<(), AppError> {
+pub async fn run(
+    mut settings: Settings,
+    args: &DemoArgs,
+    database_configured: bool,
+) -> Result<(), AppError> {
     let (store, _cluster) = demo_database(&settings, database_configured).await?;
     store.migrate().await?;
-    let sim = simulator::start("127.0.0.1:0".parse().expect("valid address"), SimulatorOptions {
-        cards: args.cards,
-        ..SimulatorOptions::default()
-    })
+    let sim = simulator::start(
+        "127.0.0.1:0".parse().expect("valid address"),
+        SimulatorOptions {
+            cards: args.cards,
+            ..SimulatorOptions::default()
+        },
+    )
     .await
     .map_err(|e| AppError::Failed(format!("simulator: {e}")))?;
-    eprintln!("gsl-sync demo: GSL simulator with {} cards at {}", args.cards, sim.base_url());
+    eprintln!(
+        "gsl-sync demo: GSL simulator with {} cards at {}",
+        args.cards,
+        sim.base_url()
+    );
     settings.accounts = vec![demo_account(&sim.base_url())?];
 
     let telemetry = Telemetry::new();
@@ -41,14 +52,25 @@ pub async fn run(mut settings: Settings, args: &DemoArgs, database_configured: b
     let cancel = CancellationToken::new();
     super::cancel_on_signal(cancel.clone());
     let started = Instant::now();
-    let reports = super::sync_cmd::run_jobs(&store, &engine, &settings, &SyncCommand::All, JobRequest::Scheduled, &cancel).await?;
+    let reports = super::sync_cmd::run_jobs(
+        &store,
+        &engine,
+        &settings,
+        &SyncCommand::All,
+        JobRequest::Scheduled,
+        &cancel,
+    )
+    .await?;
     progress.finish();
     super::hooks::evaluate_and_notify(&store, &settings, &telemetry).await;
     let failures: Vec<String> = reports.iter().flat_map(|r| r.failures()).collect();
     if !failures.is_empty() {
         return Err(AppError::Failed(failures.join("; ")));
     }
-    eprintln!("gsl-sync demo: full sync done in {:.0} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "gsl-sync demo: full sync done in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let metrics = MetricsOptions::new(&settings.metrics, settings.sync.timezone);
     let gauges = SimGauges::new();
@@ -63,7 +85,9 @@ pub async fn run(mut settings: Settings, args: &DemoArgs, database_configured: b
             .await
             .map_err(|e| AppError::Failed(format!("http: {e}")))?,
     };
-    let address = listener.local_addr().map_err(|e| AppError::Failed(e.to_string()))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| AppError::Failed(e.to_string()))?;
     print_where_to_look(&store, &settings, address).await;
     if args.once {
         return Ok(());
@@ -83,7 +107,10 @@ pub async fn run(mut settings: Settings, args: &DemoArgs, database_configured: b
 }
 
 /// A fresh demo database on the configured server; a throwaway cluster when none is configured or answering.
-async fn demo_database(settings: &Settings, configured: bool) -> Result<(Store, Option<TempCluster>), AppError> {
+async fn demo_database(
+    settings: &Settings,
+    configured: bool,
+) -> Result<(Store, Option<TempCluster>), AppError> {
     let url = with_database(settings.database.url.expose_secret(), DEMO_DATABASE);
     match fresh(&url).await {
         Ok(store) => {
@@ -153,11 +180,14 @@ fn demo_account(base_url: &str) -> Result<AccountSettings, AppError> {
 }
 
 async fn print_where_to_look(store: &Store, settings: &Settings, address: std::net::SocketAddr) {
-    let month = chrono::Utc::now().with_timezone(&settings.sync.timezone).format("%Y-%m");
-    let open_alerts: i64 = sqlx::query_scalar("SELECT count(*) FROM alerts WHERE resolved_at IS NULL")
-        .fetch_one(store.pool())
-        .await
-        .unwrap_or(0);
+    let month = chrono::Utc::now()
+        .with_timezone(&settings.sync.timezone)
+        .format("%Y-%m");
+    let open_alerts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM alerts WHERE resolved_at IS NULL")
+            .fetch_one(store.pool())
+            .await
+            .unwrap_or(0);
     println!();
     println!("  /metrics      http://{address}/metrics");
     println!("  usage API     http://{address}/api/v1/usage?month={month}&group_by=plan");
@@ -203,7 +233,10 @@ impl ProgressSink for ProgressLine {
         if let Some(calls_total) = e.calls_total {
             let left = calls_total.saturating_sub(e.calls_done);
             let per_call = since.elapsed().as_secs_f64() / e.calls_done.max(1) as f64;
-            line.push_str(&format!(" · {left} calls left · ETA {:.0} s   ", per_call * left as f64));
+            line.push_str(&format!(
+                " · {left} calls left · ETA {:.0} s   ",
+                per_call * left as f64
+            ));
         }
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(line.as_bytes());

@@ -35,7 +35,10 @@ impl AfterJob for DaemonHooks {
         if let Err(e) = self.gauges.refresh(&self.store, &self.metrics).await {
             tracing::error!(error = %e, "could not refresh the gauges");
         }
-        if matches!(report.kind, JobKind::Inventory | JobKind::DailyFlow | JobKind::Pools) {
+        if matches!(
+            report.kind,
+            JobKind::Inventory | JobKind::DailyFlow | JobKind::Pools
+        ) {
             evaluate_and_notify(&self.store, &self.settings, &self.telemetry).await;
             // Open episodes feed gsl_sims_over_threshold.
             if let Err(e) = self.gauges.refresh(&self.store, &self.metrics).await {

@@ -12,12 +12,15 @@ use crate::sync::{Engine, JobKind, JobReport, JobRequest};
 
 pub async fn run(settings: &Settings, cmd: &SyncCommand) -> Result<(), AppError> {
     if settings.accounts.is_empty() {
-        return Err(AppError::Usage("configuration: no [accounts.NAME] table: nothing to sync".into()));
+        return Err(AppError::Usage(
+            "configuration: no [accounts.NAME] table: nothing to sync".into(),
+        ));
     }
     let request = request_of(cmd)?;
     let store = super::connect(settings).await?;
     let telemetry = Telemetry::new();
-    let engine = Engine::new(store.clone(), settings, telemetry).map_err(|e| AppError::Usage(e.to_string()))?;
+    let engine = Engine::new(store.clone(), settings, telemetry)
+        .map_err(|e| AppError::Usage(e.to_string()))?;
     let cancel = CancellationToken::new();
     super::cancel_on_signal(cancel.clone());
     let reports = run_jobs(&store, &engine, settings, cmd, request, &cancel).await?;
@@ -43,7 +46,12 @@ pub async fn run_jobs(
 ) -> Result<Vec<JobReport>, AppError> {
     let lock = LeaderLock::try_acquire(store, settings.sync.leader_lock_key, engine.holder())
         .await?
-        .ok_or_else(|| AppError::Failed("another gsl-sync holds the sync lock (a daemon is syncing); try again later".into()))?;
+        .ok_or_else(|| {
+            AppError::Failed(
+                "another gsl-sync holds the sync lock (a daemon is syncing); try again later"
+                    .into(),
+            )
+        })?;
     // Holding the lock, no other syncer runs: runs left 'running' were killed.
     if let Ok(n @ 1..) = store.fail_abandoned_runs(engine.holder()).await {
         tracing::warn!(runs = n, "marked runs of a killed syncer as failed");
@@ -72,7 +80,9 @@ fn kinds_of(cmd: &SyncCommand) -> Vec<JobKind> {
 
 fn request_of(cmd: &SyncCommand) -> Result<JobRequest, AppError> {
     match cmd {
-        SyncCommand::DailyFlow { date: Some(d), .. } => Ok(JobRequest::DailyFlow(FlowPeriod::Date(*d))),
+        SyncCommand::DailyFlow { date: Some(d), .. } => {
+            Ok(JobRequest::DailyFlow(FlowPeriod::Date(*d)))
+        }
         SyncCommand::DailyFlow { month: Some(m), .. } => YearMonth::parse(m)
             .filter(|_| m.len() == 7)
             .map(|ym| JobRequest::DailyFlow(FlowPeriod::Month(ym)))

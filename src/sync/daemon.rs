@@ -47,7 +47,12 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    pub fn new(engine: Arc<Engine>, store: Store, hooks: Arc<dyn AfterJob>, timings: ElectionTimings) -> Self {
+    pub fn new(
+        engine: Arc<Engine>,
+        store: Store,
+        hooks: Arc<dyn AfterJob>,
+        timings: ElectionTimings,
+    ) -> Self {
         Self {
             engine,
             store,
@@ -67,7 +72,13 @@ impl Daemon {
         let (queue, mut rx) = JobQueue::new();
         let mut triggers = schedule::start_triggers(self.engine.settings(), queue.clone()).await?;
         while !shutdown.is_cancelled() {
-            match LeaderLock::try_acquire(&self.store, self.engine.settings().leader_lock_key, self.engine.holder()).await {
+            match LeaderLock::try_acquire(
+                &self.store,
+                self.engine.settings().leader_lock_key,
+                self.engine.holder(),
+            )
+            .await
+            {
                 Ok(Some(lock)) => self.lead(lock, &queue, &mut rx, &shutdown).await,
                 Ok(None) => tracing::debug!("another replica holds the sync lock"),
                 Err(e) => tracing::warn!(error = %e, "could not try the sync lock"),
@@ -92,7 +103,10 @@ impl Daemon {
         rx: &mut mpsc::UnboundedReceiver<JobKind>,
         shutdown: &CancellationToken,
     ) {
-        tracing::info!(holder = self.engine.holder(), "this replica is now the syncer");
+        tracing::info!(
+            holder = self.engine.holder(),
+            "this replica is now the syncer"
+        );
         self.leading.store(true, Ordering::SeqCst);
         let lost = shutdown.child_token();
         match self.store.fail_abandoned_runs(self.engine.holder()).await {
@@ -109,7 +123,10 @@ impl Daemon {
                 _ = lost.cancelled() => break,
                 kind = rx.recv() => match kind { Some(k) => k, None => break },
             };
-            let report = self.engine.run(kind, JobRequest::Scheduled, &fence, &lost).await;
+            let report = self
+                .engine
+                .run(kind, JobRequest::Scheduled, &fence, &lost)
+                .await;
             queue.done(kind);
             self.hooks.after_job(&report).await;
         }
@@ -132,9 +149,13 @@ impl Daemon {
             let mut any_missing = false;
             for account in self.engine.account_names() {
                 match self.store.last_success(account, kind.as_str()).await {
-                    Ok(Some(t)) => oldest = Some(oldest.map_or(t, |o: chrono::DateTime<Utc>| o.min(t))),
+                    Ok(Some(t)) => {
+                        oldest = Some(oldest.map_or(t, |o: chrono::DateTime<Utc>| o.min(t)))
+                    }
                     Ok(None) => any_missing = true,
-                    Err(e) => tracing::warn!(error = %e, job = kind.as_str(), "could not read the last run"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, job = kind.as_str(), "could not read the last run")
+                    }
                 }
             }
             let last = if any_missing { None } else { oldest };

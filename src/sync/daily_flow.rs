@@ -16,7 +16,11 @@ use crate::store::CardKey;
 /// budget spent while one call waits on the network.
 const IN_FLIGHT: usize = 4;
 
-pub(crate) async fn run(ctx: &JobContext<'_>, explicit: Option<FlowPeriod>, close_out_days: u32) -> Result<Counts, SyncError> {
+pub(crate) async fn run(
+    ctx: &JobContext<'_>,
+    explicit: Option<FlowPeriod>,
+    close_out_days: u32,
+) -> Result<Counts, SyncError> {
     let states = ctx.store.daily_flow_state(&ctx.account.name).await?;
     let plan = match explicit {
         Some(period) => planner::plan_explicit(ctx.today, period).map_err(SyncError::Invalid)?,
@@ -33,8 +37,13 @@ pub(crate) async fn run(ctx: &JobContext<'_>, explicit: Option<FlowPeriod>, clos
             mark_fetched(ctx, *period, close_out_days).await?;
         }
     }
-    counts.details.insert("periods".into(), plan.periods.iter().map(describe).collect::<Vec<_>>().into());
-    counts.details.insert("cards".into(), (cards.len() as u64).into());
+    counts.details.insert(
+        "periods".into(),
+        plan.periods.iter().map(describe).collect::<Vec<_>>().into(),
+    );
+    counts
+        .details
+        .insert("cards".into(), (cards.len() as u64).into());
     Ok(counts)
 }
 
@@ -86,7 +95,10 @@ async fn fetch_period(
         counts.api_calls += 1;
         let rows = map::daily_flow_rows(&answer, |d| d >= from && d <= to);
         counts.items_seen += rows.len() as u64;
-        let stats = ctx.store.merge_daily_flow(ctx.fence, &ctx.account.name, &rows).await?;
+        let stats = ctx
+            .store
+            .merge_daily_flow(ctx.fence, &ctx.account.name, &rows)
+            .await?;
         counts.inserted += stats.inserted;
         counts.updated += stats.updated;
         ctx.progress.report(|| ProgressEvent {
@@ -102,8 +114,14 @@ async fn fetch_period(
     Ok(())
 }
 
-async fn mark_fetched(ctx: &JobContext<'_>, period: FlowPeriod, close_out_days: u32) -> Result<(), SyncError> {
-    let FlowPeriod::Month(month) = period else { return Ok(()) };
+async fn mark_fetched(
+    ctx: &JobContext<'_>,
+    period: FlowPeriod,
+    close_out_days: u32,
+) -> Result<(), SyncError> {
+    let FlowPeriod::Month(month) = period else {
+        return Ok(());
+    };
     let Some(through) = planner::days_covered(ctx.today, period).last().copied() else {
         return Ok(());
     };
@@ -135,7 +153,9 @@ fn to_planner(states: &[FlowMonthState]) -> Vec<MonthState> {
 
 fn to_client_period(p: FlowPeriod) -> gsl::FlowPeriod {
     match p {
-        FlowPeriod::Month(m) => gsl::FlowPeriod::Month(gsl::YearMonth::new(m.year, m.month).expect("planner months are valid")),
+        FlowPeriod::Month(m) => gsl::FlowPeriod::Month(
+            gsl::YearMonth::new(m.year, m.month).expect("planner months are valid"),
+        ),
         FlowPeriod::Date(d) => gsl::FlowPeriod::Date(d),
     }
 }
@@ -146,4 +166,3 @@ fn describe(p: &FlowPeriod) -> serde_json::Value {
         FlowPeriod::Date(d) => format!("date {d}").into(),
     }
 }
-

@@ -79,7 +79,11 @@ impl JobReport {
             .iter()
             .filter(|r| !r.succeeded())
             .map(|r| {
-                let why = r.error.clone().or_else(|| r.counts.incomplete.clone()).unwrap_or_default();
+                let why = r
+                    .error
+                    .clone()
+                    .or_else(|| r.counts.incomplete.clone())
+                    .unwrap_or_default();
                 format!("{} {}: {}", self.kind.as_str(), r.account, why)
             })
             .collect()
@@ -114,7 +118,10 @@ impl JobContext<'_> {
     }
 
     /// Runs an API call unless the job is cancelled first; the call is dropped (no transaction is open).
-    pub async fn call<T>(&self, fut: impl std::future::Future<Output = Result<T, GslError>>) -> Result<T, SyncError> {
+    pub async fn call<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, GslError>>,
+    ) -> Result<T, SyncError> {
         tokio::select! {
             r = fut => Ok(r?),
             _ = self.cancel.cancelled() => Err(SyncError::Cancelled),
@@ -142,17 +149,30 @@ impl Engine {
             .accounts
             .iter()
             .map(|a| {
-                let client = GslClient::new(ClientSettings::from_config(a, &settings.sync), observer.clone())?;
+                let client = GslClient::new(
+                    ClientSettings::from_config(a, &settings.sync),
+                    observer.clone(),
+                )?;
                 Ok(Account {
                     name: a.name.clone(),
                     client,
                 })
             })
             .collect::<Result<Vec<_>, GslError>>()?;
-        Ok(Self::with_accounts(store, accounts, settings.sync.clone(), telemetry))
+        Ok(Self::with_accounts(
+            store,
+            accounts,
+            settings.sync.clone(),
+            telemetry,
+        ))
     }
 
-    pub fn with_accounts(store: Store, accounts: Vec<Account>, settings: SyncSettings, telemetry: Telemetry) -> Self {
+    pub fn with_accounts(
+        store: Store,
+        accounts: Vec<Account>,
+        settings: SyncSettings,
+        telemetry: Telemetry,
+    ) -> Self {
         let holder = format!(
             "{}:{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "gsl-sync".into()),
@@ -204,11 +224,19 @@ impl Engine {
         if let Some(day) = self.today {
             return day;
         }
-        Utc::now().with_timezone(&self.settings.timezone).date_naive()
+        Utc::now()
+            .with_timezone(&self.settings.timezone)
+            .date_naive()
     }
 
     /// Runs `kind` for every account concurrently (each account has its own rate budget).
-    pub async fn run(&self, kind: JobKind, request: JobRequest, fence: &Fence, cancel: &CancellationToken) -> JobReport {
+    pub async fn run(
+        &self,
+        kind: JobKind,
+        request: JobRequest,
+        fence: &Fence,
+        cancel: &CancellationToken,
+    ) -> JobReport {
         let runs = futures::future::join_all(
             self.accounts
                 .iter()
@@ -228,11 +256,21 @@ impl Engine {
     ) -> AccountRun {
         let started = Utc::now();
         let clock = Instant::now();
-        let run_id = match self.store.start_run(&account.name, kind.as_str(), &self.holder).await {
+        let run_id = match self
+            .store
+            .start_run(&account.name, kind.as_str(), &self.holder)
+            .await
+        {
             Ok(id) => id,
             Err(e) => {
                 tracing::error!(account = %account.name, job = kind.as_str(), error = %e, "could not record the run start");
-                self.telemetry.record_run(&account.name, kind.as_str(), false, started, clock.elapsed());
+                self.telemetry.record_run(
+                    &account.name,
+                    kind.as_str(),
+                    false,
+                    started,
+                    clock.elapsed(),
+                );
                 return AccountRun {
                     account: account.name.clone(),
                     run_id: None,
@@ -277,11 +315,22 @@ impl Engine {
         run
     }
 
-    async fn finish(&self, kind: JobKind, run: &AccountRun, run_id: i64, started: chrono::DateTime<Utc>, clock: Instant) {
+    async fn finish(
+        &self,
+        kind: JobKind,
+        run: &AccountRun,
+        run_id: i64,
+        started: chrono::DateTime<Utc>,
+        clock: Instant,
+    ) {
         let c = &run.counts;
         let error = run.error.clone().or_else(|| c.incomplete.clone());
         let outcome = RunOutcome {
-            status: if error.is_none() { RunStatus::Succeeded } else { RunStatus::Failed },
+            status: if error.is_none() {
+                RunStatus::Succeeded
+            } else {
+                RunStatus::Failed
+            },
             api_calls: c.api_calls,
             items_seen: c.items_seen,
             rows_inserted: c.inserted,
@@ -295,7 +344,13 @@ impl Engine {
             tracing::error!(account = %run.account, job = kind.as_str(), run_id, error = %e, "could not record the run's end");
         }
         let elapsed = clock.elapsed();
-        self.telemetry.record_run(&run.account, kind.as_str(), error.is_none(), started, elapsed);
+        self.telemetry.record_run(
+            &run.account,
+            kind.as_str(),
+            error.is_none(),
+            started,
+            elapsed,
+        );
         match &error {
             None => tracing::info!(
                 account = %run.account, job = kind.as_str(), run_id, seconds = elapsed.as_secs_f64(),

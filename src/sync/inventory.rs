@@ -23,7 +23,9 @@ pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
         };
         let second = pass(ctx, by_cid, &mut counts).await?;
         complete = !drifted(&second);
-        counts.details.insert("reconciling_pass".into(), true.into());
+        counts
+            .details
+            .insert("reconciling_pass".into(), true.into());
     }
     ctx.check_cancelled()?;
     counts.removed = ctx
@@ -31,7 +33,9 @@ pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
         .finish_inventory_pass(ctx.fence, &ctx.account.name, ctx.run_id, complete)
         .await?;
     if !complete {
-        counts.incomplete = Some("the card list kept changing during two passes; removals were not recorded".into());
+        counts.incomplete = Some(
+            "the card list kept changing during two passes; removals were not recorded".into(),
+        );
     }
     Ok(counts)
 }
@@ -40,17 +44,30 @@ fn drifted(d: &PagingDrift) -> bool {
     d.count_changed || d.duplicate_ids > 0
 }
 
-async fn pass(ctx: &JobContext<'_>, mut query: ListSimCardsQuery, counts: &mut Counts) -> Result<PagingDrift, SyncError> {
+async fn pass(
+    ctx: &JobContext<'_>,
+    mut query: ListSimCardsQuery,
+    counts: &mut Counts,
+) -> Result<PagingDrift, SyncError> {
     query.limit = Some(ctx.settings.page_size);
     let data_date = ctx.today - Duration::days(1);
     let mut pager = ctx.account.client.card_pages(query);
     loop {
         ctx.check_cancelled()?;
-        let Some(page) = ctx.call(pager.next_page()).await? else { break };
+        let Some(page) = ctx.call(pager.next_page()).await? else {
+            break;
+        };
         counts.api_calls += 1;
-        let rows: Vec<_> = page.sim_cards.iter().map(|c| map::card_row(c, data_date)).collect();
+        let rows: Vec<_> = page
+            .sim_cards
+            .iter()
+            .map(|c| map::card_row(c, data_date))
+            .collect();
         counts.items_seen += rows.len() as u64;
-        let stats = ctx.store.merge_cards(ctx.fence, &ctx.account.name, ctx.run_id, &rows).await?;
+        let stats = ctx
+            .store
+            .merge_cards(ctx.fence, &ctx.account.name, ctx.run_id, &rows)
+            .await?;
         counts.inserted += stats.inserted;
         counts.updated += stats.updated;
         let total = page.count.unwrap_or(0).max(0) as u64;

@@ -3,7 +3,9 @@
 use chrono::NaiveDate;
 
 use crate::gsl;
-use crate::store::rows::{CardRow, DailyFlowRow, MonthlyUsageRow, PoolMemberRow, PoolRow, PoolUsageRow};
+use crate::store::rows::{
+    CardRow, DailyFlowRow, MonthlyUsageRow, PoolMemberRow, PoolRow, PoolUsageRow,
+};
 
 /// A listed card as the row `sim_cards` keeps; `data_date` is the day its flow figures are "as of".
 pub fn card_row(c: &gsl::SimCard, data_date: NaiveDate) -> CardRow {
@@ -51,7 +53,10 @@ pub fn card_row(c: &gsl::SimCard, data_date: NaiveDate) -> CardRow {
 }
 
 /// Flattens a batch-daily-flow answer into rows, keeping only the days the plan asked for.
-pub fn daily_flow_rows(days: &[gsl::DailyFlowDay], wanted: impl Fn(NaiveDate) -> bool) -> Vec<DailyFlowRow> {
+pub fn daily_flow_rows(
+    days: &[gsl::DailyFlowDay],
+    wanted: impl Fn(NaiveDate) -> bool,
+) -> Vec<DailyFlowRow> {
     days.iter()
         .filter(|d| wanted(d.date))
         .flat_map(|d| {
@@ -136,7 +141,12 @@ pub fn back_pool_usage(p: &gsl::BackPool, cycle: NaiveDate) -> PoolUsageRow {
     }
 }
 
-pub fn pool_member_row(m: &gsl::PoolMember, pool_id: i64, backward: bool, cycle: NaiveDate) -> PoolMemberRow {
+pub fn pool_member_row(
+    m: &gsl::PoolMember,
+    pool_id: i64,
+    backward: bool,
+    cycle: NaiveDate,
+) -> PoolMemberRow {
     PoolMemberRow {
         kind: if backward { "backward" } else { "forward" },
         sim_pool_id: pool_id,

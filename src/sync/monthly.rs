@@ -20,11 +20,16 @@ pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
     for batch in cards.chunks(ctx.settings.monthly_batch_size) {
         ctx.check_cancelled()?;
         let ids = CardSelector::Ids(batch.iter().map(|c| c.sim_card_id).collect());
-        let usages = ctx.call(ctx.account.client.month_usages(ids, &cycles)).await?;
+        let usages = ctx
+            .call(ctx.account.client.month_usages(ids, &cycles))
+            .await?;
         counts.api_calls += 1;
         let rows = map::monthly_rows(&usages);
         counts.items_seen += rows.len() as u64;
-        let stats = ctx.store.merge_monthly_usage(ctx.fence, &ctx.account.name, &rows).await?;
+        let stats = ctx
+            .store
+            .merge_monthly_usage(ctx.fence, &ctx.account.name, &rows)
+            .await?;
         counts.inserted += stats.inserted;
         counts.updated += stats.updated;
     }

@@ -17,7 +17,12 @@ pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
     Ok(counts)
 }
 
-async fn forward(ctx: &JobContext<'_>, billing: gsl::YearMonth, cycle: YearMonth, counts: &mut Counts) -> Result<(), SyncError> {
+async fn forward(
+    ctx: &JobContext<'_>,
+    billing: gsl::YearMonth,
+    cycle: YearMonth,
+    counts: &mut Counts,
+) -> Result<(), SyncError> {
     let client = &ctx.account.client;
     let mut page = 1;
     loop {
@@ -30,21 +35,36 @@ async fn forward(ctx: &JobContext<'_>, billing: gsl::YearMonth, cycle: YearMonth
         };
         let pools = ctx.call(client.list_sim_pools(&query)).await?;
         counts.api_calls += 1;
-        let rows: Vec<PoolRow> = pools.pools.iter().map(|p| super::map::forward_pool_row(p)).collect();
-        let usage: Vec<PoolUsageRow> = pools.pools.iter().map(|p| super::map::forward_pool_usage(p, cycle.first_day())).collect();
+        let rows: Vec<PoolRow> = pools
+            .pools
+            .iter()
+            .map(|p| super::map::forward_pool_row(p))
+            .collect();
+        let usage: Vec<PoolUsageRow> = pools
+            .pools
+            .iter()
+            .map(|p| super::map::forward_pool_usage(p, cycle.first_day()))
+            .collect();
         write_pools(ctx, &rows, &usage, counts).await?;
         for pool in &pools.pools {
             let members = fetch_members(ctx, pool.id, billing, false, cycle, counts).await?;
             write_members(ctx, &members, counts).await?;
         }
-        if pools.pools.is_empty() || u64::from(page) * u64::from(PAGE) >= pools.count.unwrap_or(0).max(0) as u64 {
+        if pools.pools.is_empty()
+            || u64::from(page) * u64::from(PAGE) >= pools.count.unwrap_or(0).max(0) as u64
+        {
             return Ok(());
         }
         page += 1;
     }
 }
 
-async fn backward(ctx: &JobContext<'_>, billing: gsl::YearMonth, cycle: YearMonth, counts: &mut Counts) -> Result<(), SyncError> {
+async fn backward(
+    ctx: &JobContext<'_>,
+    billing: gsl::YearMonth,
+    cycle: YearMonth,
+    counts: &mut Counts,
+) -> Result<(), SyncError> {
     let client = &ctx.account.client;
     let mut page = 1;
     loop {
@@ -57,14 +77,24 @@ async fn backward(ctx: &JobContext<'_>, billing: gsl::YearMonth, cycle: YearMont
         };
         let pools = ctx.call(client.list_back_pools(&query)).await?;
         counts.api_calls += 1;
-        let rows: Vec<PoolRow> = pools.pools.iter().map(|p| super::map::back_pool_row(p)).collect();
-        let usage: Vec<PoolUsageRow> = pools.pools.iter().map(|p| super::map::back_pool_usage(p, cycle.first_day())).collect();
+        let rows: Vec<PoolRow> = pools
+            .pools
+            .iter()
+            .map(|p| super::map::back_pool_row(p))
+            .collect();
+        let usage: Vec<PoolUsageRow> = pools
+            .pools
+            .iter()
+            .map(|p| super::map::back_pool_usage(p, cycle.first_day()))
+            .collect();
         write_pools(ctx, &rows, &usage, counts).await?;
         for pool in &pools.pools {
             let members = fetch_members(ctx, pool.id, billing, true, cycle, counts).await?;
             write_members(ctx, &members, counts).await?;
         }
-        if pools.pools.is_empty() || u64::from(page) * u64::from(PAGE) >= pools.count.unwrap_or(0).max(0) as u64 {
+        if pools.pools.is_empty()
+            || u64::from(page) * u64::from(PAGE) >= pools.count.unwrap_or(0).max(0) as u64
+        {
             return Ok(());
         }
         page += 1;
@@ -85,30 +115,57 @@ async fn fetch_members(
     loop {
         ctx.check_cancelled()?;
         let answer = if backward {
-            ctx.call(client.list_back_pool_members(pool_id, billing, page, MEMBER_PAGE)).await?
+            ctx.call(client.list_back_pool_members(pool_id, billing, page, MEMBER_PAGE))
+                .await?
         } else {
-            ctx.call(client.list_sim_pool_members(pool_id, billing, page, MEMBER_PAGE)).await?
+            ctx.call(client.list_sim_pool_members(pool_id, billing, page, MEMBER_PAGE))
+                .await?
         };
         counts.api_calls += 1;
-        rows.extend(answer.pool_members.iter().map(|m| super::map::pool_member_row(m, pool_id, backward, cycle.first_day())));
-        if answer.pool_members.is_empty() || u64::from(page) * u64::from(MEMBER_PAGE) >= answer.count.unwrap_or(0).max(0) as u64 {
+        rows.extend(
+            answer
+                .pool_members
+                .iter()
+                .map(|m| super::map::pool_member_row(m, pool_id, backward, cycle.first_day())),
+        );
+        if answer.pool_members.is_empty()
+            || u64::from(page) * u64::from(MEMBER_PAGE) >= answer.count.unwrap_or(0).max(0) as u64
+        {
             return Ok(rows);
         }
         page += 1;
     }
 }
 
-async fn write_pools(ctx: &JobContext<'_>, rows: &[PoolRow], usage: &[PoolUsageRow], counts: &mut Counts) -> Result<(), SyncError> {
+async fn write_pools(
+    ctx: &JobContext<'_>,
+    rows: &[PoolRow],
+    usage: &[PoolUsageRow],
+    counts: &mut Counts,
+) -> Result<(), SyncError> {
     counts.items_seen += rows.len() as u64;
-    let a = ctx.store.merge_pools(ctx.fence, &ctx.account.name, rows).await?;
-    let b = ctx.store.merge_pool_usage(ctx.fence, &ctx.account.name, usage).await?;
+    let a = ctx
+        .store
+        .merge_pools(ctx.fence, &ctx.account.name, rows)
+        .await?;
+    let b = ctx
+        .store
+        .merge_pool_usage(ctx.fence, &ctx.account.name, usage)
+        .await?;
     counts.inserted += a.inserted + b.inserted;
     counts.updated += a.updated + b.updated;
     Ok(())
 }
 
-async fn write_members(ctx: &JobContext<'_>, rows: &[PoolMemberRow], counts: &mut Counts) -> Result<(), SyncError> {
-    let s = ctx.store.merge_pool_members(ctx.fence, &ctx.account.name, rows).await?;
+async fn write_members(
+    ctx: &JobContext<'_>,
+    rows: &[PoolMemberRow],
+    counts: &mut Counts,
+) -> Result<(), SyncError> {
+    let s = ctx
+        .store
+        .merge_pool_members(ctx.fence, &ctx.account.name, rows)
+        .await?;
     counts.inserted += s.inserted;
     counts.updated += s.updated;
     Ok(())
