@@ -843,3 +843,41 @@ async fn the_official_python_sdk_reads_the_simulator() {
         "the SDK looked up the project id"
     );
 }
+
+#[tokio::test]
+async fn simulate_command_prints_its_address_first_and_serves_there() {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gsl-sync"))
+        .args([
+            "simulate",
+            "--cards",
+            "5",
+            "--today",
+            TODAY,
+            "--no-rate-limit",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("gsl-sync simulate starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut first = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .await
+        .expect("first line");
+    let base = first
+        .trim_end()
+        .strip_prefix("listening on ")
+        .unwrap_or("")
+        .to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{first:?}");
+    let r = Client::new()
+        .post(format!("{base}/v3/auth/tokens"))
+        .json(&login_body("demo"))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    child.kill().await.expect("stop the child we started");
+}
