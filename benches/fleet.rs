@@ -30,13 +30,18 @@ fn vm(field: &str) -> u64 {
 }
 
 fn server() -> String {
-    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    url.rsplit_once('/').map(|(s, _)| s.to_owned()).unwrap_or(url)
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    url.rsplit_once('/')
+        .map(|(s, _)| s.to_owned())
+        .unwrap_or(url)
 }
 
 async fn fresh_store(name: &str) -> Store {
     let url = SecretString::from(format!("{}/{name}", server()));
-    gsl_sync::store::drop_database_if_exists(&url).await.expect("drop");
+    gsl_sync::store::drop_database_if_exists(&url)
+        .await
+        .expect("drop");
     let store = Store::connect(&url, 8).await.expect("connect");
     store.migrate().await.expect("migrate");
     store
@@ -53,14 +58,20 @@ fn settings(sim: &SimulatorHandle) -> Settings {
     ];
     Settings::load_from(&Sources {
         file: None,
-        env: Some(env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        env: Some(
+            env.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
     })
     .expect("settings")
 }
 
 async fn run(engine: &Engine, kind: JobKind, request: JobRequest) -> (Duration, JobReport) {
     let started = Instant::now();
-    let report = engine.run(kind, request, &Fence::unfenced(), &CancellationToken::new()).await;
+    let report = engine
+        .run(kind, request, &Fence::unfenced(), &CancellationToken::new())
+        .await;
     assert!(report.succeeded(), "{:?}", report.failures());
     (started.elapsed(), report)
 }
@@ -82,11 +93,17 @@ async fn copy_ceiling(store: &Store, tables: &[(&str, &str)]) -> Duration {
         dumps.push(bytes);
     }
     for (table, _) in tables {
-        sqlx::query(&format!("TRUNCATE {table}")).execute(&mut *conn).await.expect("truncate");
+        sqlx::query(&format!("TRUNCATE {table}"))
+            .execute(&mut *conn)
+            .await
+            .expect("truncate");
     }
     let started = Instant::now();
     for ((table, cols), bytes) in tables.iter().zip(dumps) {
-        let mut copy = conn.copy_in_raw(&format!("COPY {table} ({cols}) FROM STDIN")).await.expect("copy in");
+        let mut copy = conn
+            .copy_in_raw(&format!("COPY {table} ({cols}) FROM STDIN"))
+            .await
+            .expect("copy in");
         for chunk in bytes.chunks(1 << 20) {
             copy.send(chunk.to_vec()).await.expect("send");
         }
@@ -96,31 +113,46 @@ async fn copy_ceiling(store: &Store, tables: &[(&str, &str)]) -> Duration {
 }
 
 const CARD_COLS: &str = "account, sim_card_id, iccid, cid, msisdn, imsi, imei, account_id, sim_type, sim_status, operator_status, device_status, device_model, device_status_date, node_id, network_type, dbm, signal_level, sim_pool_id, order_id, price_plan_name, sim_price_plan_id, flow_used_mb, flow_left_mb, act_date, expire_time, tag_names, real_named, cut_net_flag, exceed_cut_net_flag, exceed_cut_net_quota, imei_bind_remain_times, speed_value, customer_attribute1, customer_attribute2, customer_attribute3, customer_attribute4, customer_attribute5, customer_attribute6, data_date";
-const SNAPSHOT_COLS: &str = "account, sim_card_id, data_date, flow_used_mb, flow_left_mb, operator_status, sim_status";
+const SNAPSHOT_COLS: &str =
+    "account, sim_card_id, data_date, flow_used_mb, flow_left_mb, operator_status, sim_status";
 const FLOW_COLS: &str = "account, sim_card_id, iccid, day, flow_mb";
 
 async fn fleet_scale(n: u64) {
     let today: NaiveDate = TODAY.parse().unwrap();
-    let sim = simulator::start("127.0.0.1:0".parse().unwrap(), SimulatorOptions {
-        cards: n,
-        today,
-        rate_limit: None,
-        ..SimulatorOptions::default()
-    })
+    let sim = simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimulatorOptions {
+            cards: n,
+            today,
+            rate_limit: None,
+            ..SimulatorOptions::default()
+        },
+    )
     .await
     .expect("simulator");
     let store = fresh_store("gsl_sync_bench_sync").await;
-    let engine = Engine::new(store.clone(), &settings(&sim), Telemetry::new()).expect("engine").with_today(today);
+    let engine = Engine::new(store.clone(), &settings(&sim), Telemetry::new())
+        .expect("engine")
+        .with_today(today);
     let rss_before = vm("VmRSS:");
 
     let (inv, _) = run(&engine, JobKind::Inventory, JobRequest::Scheduled).await;
     let yesterday = today.pred_opt().unwrap();
-    let (flow, report) = run(&engine, JobKind::DailyFlow, JobRequest::DailyFlow(FlowPeriod::Date(yesterday))).await;
+    let (flow, report) = run(
+        &engine,
+        JobKind::DailyFlow,
+        JobRequest::DailyFlow(FlowPeriod::Date(yesterday)),
+    )
+    .await;
     let flow_rows: u64 = report.runs.iter().map(|r| r.counts.items_seen).sum();
     let (rerun, _) = run(&engine, JobKind::Inventory, JobRequest::Scheduled).await;
     let peak = vm("VmHWM:");
 
-    let card_ceiling = copy_ceiling(&store, &[("sim_cards", CARD_COLS), ("sim_snapshots", SNAPSHOT_COLS)]).await;
+    let card_ceiling = copy_ceiling(
+        &store,
+        &[("sim_cards", CARD_COLS), ("sim_snapshots", SNAPSHOT_COLS)],
+    )
+    .await;
     let flow_ceiling = copy_ceiling(&store, &[("sim_daily_flow", FLOW_COLS)]).await;
 
     let rate = |rows: u64, t: Duration| rows as f64 / t.as_secs_f64();
@@ -132,12 +164,21 @@ async fn fleet_scale(n: u64) {
     println!("== sync of {n} simulated cards (rate limits off, simulator in-process)");
     println!("inventory (list + decode + merge into sim_cards and sim_snapshots): {:>9.0} cards/s  ({:.1} s)", inv_rate, inv.as_secs_f64());
     println!("raw COPY of the same rows into the same tables (ceiling):           {:>9.0} rows/s   ({:.1} s)", inv_ceiling, card_ceiling.as_secs_f64());
-    println!("inventory / ceiling:                                                 {:>9.2}", inv_rate / inv_ceiling);
+    println!(
+        "inventory / ceiling:                                                 {:>9.2}",
+        inv_rate / inv_ceiling
+    );
     println!("unchanged rerun of the inventory:                                    {:>9.0} cards/s  ({:.1} s)", rate(n, rerun), rerun.as_secs_f64());
     println!("daily flow, one date (fetch + decode + merge):                       {:>9.0} rows/s   ({:.1} s)", flow_rate, flow.as_secs_f64());
     println!("raw COPY of the same rows into sim_daily_flow (ceiling):             {:>9.0} rows/s   ({:.1} s)", flow_ceil, flow_ceiling.as_secs_f64());
-    println!("daily flow / ceiling:                                                {:>9.2}", flow_rate / flow_ceil);
-    println!("peak RSS of the process (sync + in-process simulator): {} MiB (before the sync: {} MiB)", peak, rss_before);
+    println!(
+        "daily flow / ceiling:                                                {:>9.2}",
+        flow_rate / flow_ceil
+    );
+    println!(
+        "peak RSS of the process (sync + in-process simulator): {} MiB (before the sync: {} MiB)",
+        peak, rss_before
+    );
     println!(
         "local work of a nightly run (inventory + one day of flow): {:.1} s = {:.2} % of the {:.0} s GSL's flow control forces ({list_calls} list calls at 1/s + {flow_calls} daily-flow calls at 5/s)",
         (inv + flow).as_secs_f64(),
@@ -150,16 +191,21 @@ async fn fleet_scale(n: u64) {
 /// A nightly run with GSL's real limits, against the time those limits force.
 async fn paced_nightly(n: u64) {
     let today: NaiveDate = TODAY.parse().unwrap();
-    let sim = simulator::start("127.0.0.1:0".parse().unwrap(), SimulatorOptions {
-        cards: n,
-        today,
-        rate_limit: None,
-        ..SimulatorOptions::default()
-    })
+    let sim = simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimulatorOptions {
+            cards: n,
+            today,
+            rate_limit: None,
+            ..SimulatorOptions::default()
+        },
+    )
     .await
     .expect("simulator");
     let store = fresh_store("gsl_sync_bench_paced").await;
-    let first = Engine::new(store.clone(), &settings(&sim), Telemetry::new()).unwrap().with_today(today);
+    let first = Engine::new(store.clone(), &settings(&sim), Telemetry::new())
+        .unwrap()
+        .with_today(today);
     run(&first, JobKind::Inventory, JobRequest::Scheduled).await;
     run(&first, JobKind::DailyFlow, JobRequest::Scheduled).await;
 
@@ -167,7 +213,9 @@ async fn paced_nightly(n: u64) {
     sim.set_today(next);
     sim.set_rate_limit(Some(RateLimits::default()));
     sim.reset_stats();
-    let engine = Engine::new(store.clone(), &settings(&sim), Telemetry::new()).unwrap().with_today(next);
+    let engine = Engine::new(store.clone(), &settings(&sim), Telemetry::new())
+        .unwrap()
+        .with_today(next);
     let started = Instant::now();
     run(&engine, JobKind::Inventory, JobRequest::Scheduled).await;
     run(&engine, JobKind::DailyFlow, JobRequest::Scheduled).await;
@@ -189,8 +237,14 @@ async fn paced_nightly(n: u64) {
 }
 
 fn main() {
-    let n: u64 = std::env::var("GSL_BENCH_CARDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let n: u64 = std::env::var("GSL_BENCH_CARDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         paced_nightly(2345).await;
         fleet_scale(n).await;

@@ -1,7 +1,6 @@
 //! Assembles a scrape body from a rendering: shared `Bytes` chunks, never re-rendered or re-compressed.
 
 use std::convert::Infallible;
-use std::io::Write;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -44,14 +43,16 @@ pub struct ScrapeRequest {
 }
 
 /// Builds the body: the pre-rendered families (and fleet), then the daemon's own families (`daemon`, encoded
-/// at scrape time). A full scrape that accepts gzip gets the cached gzip member plus a small second member
-/// for `daemon` (RFC 1952 allows several members; Go's and Python's readers join them). A scrape-time
+/// at scrape time). A full scrape that accepts gzip gets one gzip member: a header, the cached deflate
+/// blocks, `daemon` as stored blocks and the trailer — nothing is compressed at scrape time. A scrape-time
 /// shard copies the matching cards' lines from the offsets and is served plain.
 pub fn body(r: Arc<Rendering>, req: ScrapeRequest, daemon: Vec<u8>) -> ScrapeBody {
     match req.shard {
         None if req.accept_gzip => {
-            let tail = gzip_member(&daemon);
-            let chunks = split(&r.gzip).into_iter().chain(tail);
+            let tail = gzip_tail(&daemon, r.gzip_crc, r.gzip_len);
+            let chunks = std::iter::once(Bytes::from_static(&GZIP_HEADER))
+                .chain(split(&r.gzip))
+                .chain(std::iter::once(tail));
             ScrapeBody {
                 gzip: true,
                 chunks: Box::new(chunks),
@@ -99,13 +100,31 @@ fn split(b: &Bytes) -> Vec<Bytes> {
         .collect()
 }
 
-fn gzip_member(text: &[u8]) -> Option<Bytes> {
-    if text.is_empty() {
-        return None;
+/// A gzip member header: deflate, no name, no mtime, unknown OS.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+/// Closes the cached deflate stream: `text` as stored blocks (the last one final), then the trailer with the
+/// CRC-32 and length of everything. One member, so every gzip reader sees the whole body.
+fn gzip_tail(text: &[u8], cached_crc: u32, cached_len: u64) -> Bytes {
+    let mut out = Vec::with_capacity(text.len() + 5 * (text.len() / 65_535 + 1) + 8);
+    let mut blocks = text.chunks(65_535).peekable();
+    if blocks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
     }
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(text).ok()?;
-    enc.finish().ok().map(Bytes::from)
+    while let Some(block) = blocks.next() {
+        out.push(u8::from(blocks.peek().is_none()));
+        let n = block.len() as u16;
+        out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(&(!n).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    let mut crc = crc32fast::Hasher::new_with_initial_len(cached_crc, cached_len);
+    let mut tail_crc = crc32fast::Hasher::new();
+    tail_crc.update(text);
+    crc.combine(&tail_crc);
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(&((cached_len + text.len() as u64) as u32).to_le_bytes());
+    out.into()
 }
 
 /// Walks families and cards, copying the lines of the shard's cards into chunks of about `CHUNK` bytes.

@@ -58,8 +58,12 @@ pub struct Rendering {
     pub(crate) card_ids: Vec<i64>,
     /// Fleet families; empty on targets other than shard 0.
     pub(crate) fleet: Bytes,
-    /// gzip of families + fleet, compressed once.
+    /// Families + fleet as raw deflate blocks, compressed once and left open (sync-flushed, no final block)
+    /// so a scrape can append the daemon's families and close one single gzip member.
     pub(crate) gzip: Bytes,
+    /// CRC-32 and length of the text behind `gzip`, for the member's trailer.
+    pub(crate) gzip_crc: u32,
+    pub(crate) gzip_len: u64,
     pub stats: RefreshStats,
 }
 
@@ -294,6 +298,8 @@ impl Builder {
             card_ids,
             fleet: fleet.into(),
             gzip: Bytes::new(),
+            gzip_crc: 0,
+            gzip_len: 0,
             stats: RefreshStats {
                 cards_read: self.cards_read,
                 cards_rendered,
@@ -305,20 +311,32 @@ impl Builder {
     }
 }
 
-/// Compresses families + fleet into one gzip member, once per refresh.
+/// Compresses families + fleet once per refresh, as deflate blocks ending on a sync flush (see `gzip`).
 fn compress(r: &mut Rendering, level: u32) -> Result<(), MetricsError> {
     use std::io::Write;
-    let mut enc = flate2::write::GzEncoder::new(
+    let mut enc = flate2::write::DeflateEncoder::new(
         Vec::with_capacity(r.plain_len() / 8),
         flate2::Compression::new(level),
     );
-    for f in &r.families {
-        enc.write_all(&f.header)?;
-        enc.write_all(&f.body)?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut len = 0u64;
+    let parts = r
+        .families
+        .iter()
+        .flat_map(|f| [&f.header, &f.body])
+        .chain([&r.fleet]);
+    for part in parts {
+        enc.write_all(part)?;
+        crc.update(part);
+        len += part.len() as u64;
     }
-    enc.write_all(&r.fleet)?;
-    let mut gz = enc.finish()?;
+    enc.flush()?;
+    // Taken before the encoder is dropped, so its final block (written on drop) goes nowhere.
+    let mut gz = std::mem::take(enc.get_mut());
+    drop(enc);
     gz.shrink_to_fit();
+    r.gzip_crc = crc.finalize();
+    r.gzip_len = len;
     r.stats.gzip_bytes = gz.len() as u64;
     r.gzip = gz.into();
     Ok(())
@@ -539,7 +557,8 @@ mod tests {
         );
         assert!(gz.gzip);
         let mut plain = String::new();
-        flate2::read::MultiGzDecoder::new(&gz.concat()[..])
+        // A single member: clients that stop after the first one (curl --compressed) see everything.
+        flate2::read::GzDecoder::new(&gz.concat()[..])
             .read_to_string(&mut plain)
             .unwrap();
         let expected = body(g.snapshot(), ScrapeRequest::default(), daemon).concat();

@@ -1,6 +1,7 @@
 //! The integration test binary: one binary, one module per area, against real Postgres and the simulator.
 
 mod alerts;
+mod cli;
 mod client;
 mod e2e;
 mod helpers;

@@ -38,13 +38,13 @@ fn database_of(pool: &PgPool) -> String {
 }
 
 /// A `gsl-sync simulate` child process and its base URL; killed when dropped.
-struct SimProcess {
+pub struct SimProcess {
     child: tokio::process::Child,
-    url: String,
+    pub url: String,
 }
 
 impl SimProcess {
-    async fn start(cards: u64) -> Self {
+    pub async fn start(cards: u64) -> Self {
         let mut child = tokio::process::Command::new(BIN)
             .args([
                 "simulate",

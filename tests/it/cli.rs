@@ -1,0 +1,228 @@
+//! Integration tests: the binary as users run it — the daemon end to end, the demo, exit codes.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gsl-sync");
+
+fn database_url(pool: &PgPool) -> String {
+    let o = pool.connect_options();
+    format!(
+        "postgres://{}@{}:{}/{}",
+        o.get_username(),
+        o.get_host(),
+        o.get_port(),
+        o.get_database().expect("a database")
+    )
+}
+
+/// Kills the child when the test ends, passed or not.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_the_key() {
+    let out = Command::new(BIN)
+        .args(["config", "check"])
+        .env("GSL_SYNC__SYNC__TIMEZONE", "Mars/Olympus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sync.timezone"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn config_check_redacts_secrets_and_example_is_valid_toml() {
+    let out = Command::new(BIN)
+        .args(["config", "check"])
+        .env("GSL_SYNC__ACCOUNTS__MAIN__AUTH", "aksk")
+        .env("GSL_SYNC__ACCOUNTS__MAIN__ACCESS_KEY", "AK1")
+        .env("GSL_SYNC__ACCOUNTS__MAIN__SECRET_KEY", "very-secret-sk")
+        .env("DATABASE_URL", "postgres://u:db-password@h/db")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("AK1") && !text.contains("very-secret-sk") && !text.contains("db-password"),
+        "{text}"
+    );
+    let example = Command::new(BIN)
+        .args(["config", "example"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&example.stdout)
+        .parse::<toml::Value>()
+        .is_ok());
+}
+
+#[test]
+fn a_sync_that_cannot_reach_gsl_exits_1_without_leaking_the_password() {
+    let port = free_port();
+    let out = Command::new(BIN)
+        .args(["sync", "inventory"])
+        .env(
+            "GSL_SYNC__ACCOUNTS__MAIN__ENDPOINT",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .env(
+            "GSL_SYNC__ACCOUNTS__MAIN__IAM_ENDPOINT",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .env("GSL_SYNC__ACCOUNTS__MAIN__DOMAIN", "d")
+        .env("GSL_SYNC__ACCOUNTS__MAIN__USER", "u")
+        .env(
+            "GSL_SYNC__ACCOUNTS__MAIN__PASSWORD",
+            "p4ssw0rd-not-for-logs",
+        )
+        .env("GSL_SYNC__SYNC__MAX_RETRIES", "0")
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("p4ssw0rd"), "the password leaked");
+}
+
+/// The daemon syncs on start (every job is "missed" on a fresh database), serves the gauges, and stops on
+/// SIGTERM within the grace period.
+#[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
+async fn the_daemon_syncs_serves_metrics_and_stops_on_sigterm(pool: PgPool) {
+    let sim = crate::resilience::SimProcess::start(700).await;
+    let port = free_port();
+    // A file, not a pipe: a pipe nobody reads fills up and blocks the daemon's logging.
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut reap = Reap(
+        Command::new(BIN)
+            .arg("run")
+            .env("GSL_SYNC__DATABASE__URL", database_url(&pool))
+            .env("GSL_SYNC__HTTP__LISTEN", format!("127.0.0.1:{port}"))
+            .env("GSL_SYNC__ACCOUNTS__MAIN__ENDPOINT", &sim.url)
+            .env("GSL_SYNC__ACCOUNTS__MAIN__IAM_ENDPOINT", &sim.url)
+            .env("GSL_SYNC__ACCOUNTS__MAIN__DOMAIN", "demo")
+            .env("GSL_SYNC__ACCOUNTS__MAIN__USER", "demo")
+            .env("GSL_SYNC__ACCOUNTS__MAIN__PASSWORD", "demo")
+            .env("GSL_SYNC__LOG__FORMAT", "json")
+            .env(
+                "RUST_LOG",
+                "debug,hyper=info,sqlx=warn,tokio_cron_scheduler=warn",
+            )
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut reap.0;
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let mut body = String::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        if let Ok(r) = http.get(&url).send().await {
+            body = r.text().await.unwrap_or_default();
+            let cards = body
+                .lines()
+                .filter(|l| l.starts_with("gsl_sim_flow_used_bytes{"))
+                .count();
+            let daily_done = body.contains(
+                "gsl_sync_last_success_timestamp_seconds{account=\"main\",job=\"daily_flow\"}",
+            );
+            if cards == 700 && daily_done {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    if body
+        .lines()
+        .filter(|l| l.starts_with("gsl_sim_flow_used_bytes{"))
+        .count()
+        != 700
+    {
+        let _ = child.kill();
+        let stderr = std::fs::read_to_string(log.path()).unwrap();
+        panic!("no 700 card series; daemon said: {stderr}\nbody: {body}");
+    }
+    let ready = http
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let stopped = Instant::now();
+    // `kill -TERM` through the shell: no unsafe libc call in the test.
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(25),
+            "still running 25 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "exit status {status:?}");
+    let stderr = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        stderr.lines().all(|l| l.starts_with('{')),
+        "JSON logs: {stderr}"
+    );
+    let running: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sync_runs WHERE status = 'running'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(running, 0, "no run left open");
+}
+
+#[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
+async fn the_demo_syncs_a_simulated_fleet_and_says_where_to_look(pool: PgPool) {
+    let out = tokio::process::Command::new(BIN)
+        .args(["demo", "--cards", "500", "--once"])
+        .env("DATABASE_URL", database_url(&pool))
+        .env("GSL_SYNC__HTTP__LISTEN", "127.0.0.1:0")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("/metrics") && stdout.contains("/api/v1/usage"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("full sync done"), "{stderr}");
+    assert!(stderr.contains("calls left"), "a progress line: {stderr}");
+}
