@@ -187,7 +187,8 @@ mod tests {
             ov(Some("10GB"), None, None, 0.7),
             ov(None, None, Some("vip"), 0.4),
         ]);
-        let cases: &[(Option<&str>, Option<i64>, Option<&str>, f64)] = &[
+        type Case<'a> = (Option<&'a str>, Option<i64>, Option<&'a str>, f64);
+        let cases: &[Case] = &[
             (None, None, None, 0.8),
             (Some("10GB"), Some(7), Some("fleet"), 0.7),
             (Some("1GB"), Some(7), Some("fleet"), 0.6),
@@ -240,7 +241,8 @@ mod tests {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
         let as_of = d("2026-03-10");
         // (left, recent, window, days_left, date)
-        let cases: &[(f64, &[f64], u32, Option<(f64, &str)>)] = &[
+        type Case<'a> = (f64, &'a [f64], u32, Option<(f64, &'a str)>);
+        let cases: &[Case] = &[
             (300.0, &[100.0; 7], 7, Some((3.0, "2026-03-13"))),
             (250.0, &[100.0; 7], 7, Some((2.5, "2026-03-13"))),
             // Missing days count as zero: 700 MB over a 14-day window is 50 MB/day.
