@@ -82,8 +82,6 @@ CREATE TEMP TABLE alert_overrides ON COMMIT DROP AS
 SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::float8[], $6::float8[])
     AS o(ord, price_plan, sim_pool_id, tag, warning, critical)";
 
-// Tags: `tag_names` splits on commas, each part trimmed; the first match wins by level (plan, pool, tag),
-// then by position in the configuration.
 const CARD_RATIOS: &str = "
 CREATE TEMP TABLE alert_card_ratio ON COMMIT DROP AS
 SELECT c.account, c.sim_card_id, c.iccid, c.data_date,
@@ -91,17 +89,23 @@ SELECT c.account, c.sim_card_id, c.iccid, c.data_date,
        c.flow_used_mb / (c.flow_used_mb + c.flow_left_mb) AS ratio,
        coalesce(t.warning, $1) AS warn, coalesce(t.critical, $2) AS crit
 FROM sim_cards c
-LEFT JOIN LATERAL (
+LEFT JOIN LATERAL (THRESHOLDS) t ON true
+WHERE c.removed_at IS NULL AND c.flow_used_mb >= 0 AND c.flow_left_mb >= 0
+  AND c.flow_used_mb + c.flow_left_mb > 0";
+
+// Tags: `tag_names` splits on commas, each part trimmed; the first match wins by level (plan, pool, tag),
+// then by position in the configuration.
+const CARD_OVERRIDE: &str = "
     SELECT o.warning, o.critical FROM alert_overrides o
     WHERE o.price_plan = c.price_plan_name
        OR o.sim_pool_id = c.sim_pool_id
        OR o.tag IN (SELECT btrim(x) FROM unnest(string_to_array(c.tag_names, ',')) x)
     ORDER BY CASE WHEN o.price_plan = c.price_plan_name THEN 0
                   WHEN o.sim_pool_id = c.sim_pool_id THEN 1 ELSE 2 END, o.ord
-    LIMIT 1
-) t ON true
-WHERE c.removed_at IS NULL AND c.flow_used_mb >= 0 AND c.flow_left_mb >= 0
-  AND c.flow_used_mb + c.flow_left_mb > 0";
+    LIMIT 1";
+
+// Without overrides the per-card lookup is skipped: it is most of the cost at a million cards.
+const NO_OVERRIDE: &str = "SELECT NULL::float8 AS warning, NULL::float8 AS critical";
 
 const RULE_QUOTA: &str = "
 INSERT INTO alert_now
@@ -320,9 +324,17 @@ impl Store {
 async fn collect_conditions(tx: &mut Transaction<'_, Postgres>, p: &RuleParams) -> Result<()> {
     sqlx::query(CREATE_TEMP).execute(&mut **tx).await?;
     load_overrides(tx, &p.overrides).await?;
-    sqlx::query(CARD_RATIOS)
+    let lookup = if p.overrides.is_empty() {
+        NO_OVERRIDE
+    } else {
+        CARD_OVERRIDE
+    };
+    sqlx::query(&CARD_RATIOS.replace("THRESHOLDS", lookup))
         .bind(p.warning)
         .bind(p.critical)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("ANALYZE alert_card_ratio")
         .execute(&mut **tx)
         .await?;
     sqlx::query(RULE_QUOTA).execute(&mut **tx).await?;
@@ -346,6 +358,11 @@ async fn collect_conditions(tx: &mut Transaction<'_, Postgres>, p: &RuleParams) 
         .bind(p.critical)
         .execute(&mut **tx)
         .await?;
+    // Temporary tables get no statistics from autovacuum; without them the reconciliation plans badly.
+    sqlx::query("CREATE INDEX ON alert_now (account, kind, subject)")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("ANALYZE alert_now").execute(&mut **tx).await?;
     Ok(())
 }
 
