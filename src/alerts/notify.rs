@@ -2,6 +2,8 @@
 //!
 //! Delivery is tracked per receiver (`alert_deliveries`), so a receiver that is down only delays its own
 //! notifications: what failed stays due and goes out on the next pass. Counters count alerts, per batch.
+//! A resolved episode is announced only to receivers that were told it fired: an episode that opened and
+//! closed while a receiver was unreachable is not replayed to it.
 
 use std::time::Duration;
 
@@ -140,6 +142,24 @@ impl Notifier {
 
     pub fn receivers(&self) -> Vec<Receiver> {
         self.targets.iter().map(|(r, _)| *r).collect()
+    }
+
+    /// Delivers due alerts every `every` until `stop` is cancelled (the timer beside the post-evaluation
+    /// call; a pass in progress finishes first).
+    pub async fn run(&self, every: Duration, stop: tokio_util::sync::CancellationToken) {
+        if self.targets.is_empty() {
+            return;
+        }
+        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {
+                    self.deliver_due().await;
+                }
+            }
+        }
     }
 
     /// Sends everything due now to every receiver, receivers in parallel.
