@@ -3,6 +3,8 @@
 //!
 //! `cargo bench --bench alerts` (ALERTS_BENCH_CARDS, default 1,000,000; ALERTS_BENCH_DAYS of daily flow,
 //! default 15). Uses the database `gsl_alerts_bench` on DATABASE_URL's server, recreated each run.
+//! Measured (dev profile, 2 shared cores, load 3..9): 1,000,000 cards, 15 days → about 26 s per evaluation
+//! with 220,109 open episodes, first run and steady state alike.
 
 use std::time::{Duration, Instant};
 

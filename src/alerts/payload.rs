@@ -1,7 +1,8 @@
 //! The JSON sent to receivers: Alertmanager v2 alerts, and the webhook's `{status, alerts}` envelope.
 //!
 //! Webhook body (one POST per status): `{"status": "firing"|"resolved", "alerts": [A, ...]}` where each `A`
-//! is the Alertmanager alert below plus `"status"` and `"episode_id"` (the `alerts.id`).
+//! is the Alertmanager alert below plus `"status"` and `"episode_id"` (the `alerts.id`); firing ones carry
+//! no `endsAt`.
 //! Alertmanager alert: `{labels, annotations, startsAt, endsAt, generatorURL}`; a firing alert's `endsAt`
 //! lies a few resend intervals ahead so that Alertmanager does not resolve it between two sends, a
 //! resolved one's is its `resolved_at`.
