@@ -63,6 +63,17 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             eprintln!("gsl-sync: migrations applied");
             Ok(())
         }
+        Command::Report(cmd) => {
+            let store =
+                Store::connect(&settings.database.url, settings.database.max_connections).await?;
+            let mut out = std::io::stdout().lock();
+            crate::report::run_report(&store, &cmd, settings.sync.timezone, &mut out)
+                .await
+                .map_err(|e| match e {
+                    crate::report::ReportError::BadParameter(_) => AppError::Usage(e.to_string()),
+                    other => AppError::Failed(other.to_string()),
+                })
+        }
         other => Err(AppError::Usage(format!(
             "{} is not yet implemented",
             command_name(&other)
