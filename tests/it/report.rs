@@ -5,6 +5,9 @@ use gsl_sync::report::{run_report, usage_report};
 use gsl_sync::store::Store;
 use sqlx::PgPool;
 
+/// id, iccid, pool, plan, tags, status.
+type CardRow = (i64, &'static str, Option<i64>, &'static str, &'static str, i32);
+
 async fn seed(pool: &PgPool) {
     for (name, from, to) in [
         ("2026_10", "2026-10-01", "2026-11-01"),
@@ -17,8 +20,7 @@ async fn seed(pool: &PgPool) {
         .await
         .unwrap();
     }
-    // id, iccid, pool, plan, tags, status
-    let cards: [(i64, &str, Option<i64>, &str, &str, i32); 4] = [
+    let cards: [CardRow; 4] = [
         (
             1,
             "8986001",
