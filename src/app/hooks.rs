@@ -2,6 +2,7 @@
 
 use chrono::{Duration, Utc};
 
+use crate::alerts::Notifier;
 use crate::config::Settings;
 use crate::metrics::{MetricsOptions, SimGauges, Telemetry};
 use crate::store::Store;
@@ -11,13 +12,26 @@ use crate::sync::{JobKind, JobReport};
 /// Evaluates the alert rules as of yesterday (the newest usage day) and sends what is due.
 pub async fn evaluate_and_notify(store: &Store, settings: &Settings, telemetry: &Telemetry) {
     let now = Utc::now();
-    let _as_of = now.with_timezone(&settings.sync.timezone).date_naive() - Duration::days(1);
-    let _ = (store, telemetry);
+    let as_of = now.with_timezone(&settings.sync.timezone).date_naive() - Duration::days(1);
+    match crate::alerts::evaluate(store, &settings.alerts, as_of, now).await {
+        Ok(summary) => tracing::info!(opened = summary.opened, resolved = summary.resolved, open = summary.open, "alert rules evaluated"),
+        Err(e) => tracing::error!(error = %e, "alert evaluation failed"),
+    }
+    deliver_due(store, settings, telemetry).await;
 }
 
 /// Sends the notifications that are due (a receiver that was down gets them here).
 pub async fn deliver_due(store: &Store, settings: &Settings, telemetry: &Telemetry) {
-    let _ = (store, settings, telemetry);
+    if settings.alerts.alertmanager_url.is_none() && settings.alerts.webhook_url.is_none() {
+        return;
+    }
+    match Notifier::new(store.clone(), &settings.alerts, telemetry.clone()) {
+        Ok(notifier) => {
+            let stats = notifier.deliver_due().await;
+            tracing::debug!(sent = stats.sent, failed = stats.failed, "alert notifications delivered");
+        }
+        Err(e) => tracing::error!(error = %e, "alert notifier could not start"),
+    }
 }
 
 /// The daemon's after-job hook.

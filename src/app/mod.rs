@@ -80,7 +80,16 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
         }
         Command::Run => daemon::run(settings).await,
         Command::Demo(args) => demo::run(settings, &args, database_configured).await,
-        Command::Report(_) => Err(AppError::Usage("report is not yet implemented".into())),
+        Command::Report(cmd) => {
+            let store = connect(&settings).await?;
+            let mut out = std::io::stdout().lock();
+            crate::report::run_report(&store, &cmd, settings.sync.timezone, &mut out)
+                .await
+                .map_err(|e| match e {
+                    crate::report::ReportError::BadParameter(_) => AppError::Usage(e.to_string()),
+                    other => AppError::Failed(other.to_string()),
+                })
+        }
     }
 }
 

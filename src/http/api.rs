@@ -1,1 +1,128 @@
-//! placeholder: the /api/v1 report routes.
+//! The /api/v1 report routes: monthly usage (JSON or CSV) and one card's daily history.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::cli::GroupBy;
+use crate::report::{self, text, ReportError};
+use crate::store::Store;
+
+#[derive(Clone)]
+struct ApiState {
+    store: Store,
+    tz: chrono_tz::Tz,
+}
+
+/// The report API; merge it into the daemon's router.
+pub fn routes(store: Store, tz: chrono_tz::Tz) -> Router {
+    Router::new()
+        .route("/api/v1/usage", get(usage))
+        .route("/api/v1/sims/{iccid}/daily", get(sim_daily))
+        .with_state(ApiState { store, tz })
+}
+
+#[derive(Deserialize)]
+struct UsageParams {
+    month: Option<String>,
+    group_by: Option<String>,
+    format: Option<String>,
+    top: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DailyParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn bad(msg: impl Into<String>) -> ReportError {
+    ReportError::BadParameter(msg.into())
+}
+
+impl IntoResponse for ReportError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ReportError::BadParameter(_) => StatusCode::BAD_REQUEST,
+            ReportError::UnknownCard(_) => StatusCode::NOT_FOUND,
+            ReportError::Store(_) | ReportError::Io(_) => {
+                tracing::warn!(error = %self, "report API failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
+    }
+}
+
+fn parse_group(s: Option<&str>) -> Result<GroupBy, ReportError> {
+    Ok(match s.unwrap_or("sim") {
+        "sim" => GroupBy::Sim,
+        "pool" => GroupBy::Pool,
+        "plan" => GroupBy::Plan,
+        "tag" => GroupBy::Tag,
+        "account" => GroupBy::Account,
+        other => {
+            return Err(bad(format!(
+                "group_by must be sim|pool|plan|tag|account, got {other:?}"
+            )))
+        }
+    })
+}
+
+fn parse_day(s: Option<&str>, name: &str) -> Result<Option<NaiveDate>, ReportError> {
+    s.map(|d| {
+        NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| bad(format!("{name} must be YYYY-MM-DD")))
+    })
+    .transpose()
+}
+
+async fn usage(
+    State(st): State<ApiState>,
+    Query(p): Query<UsageParams>,
+) -> Result<Response, ReportError> {
+    let month = p.month.ok_or_else(|| bad("month=YYYY-MM is required"))?;
+    let by = parse_group(p.group_by.as_deref())?;
+    let top = p
+        .top
+        .map(|t| {
+            t.parse::<usize>()
+                .map_err(|_| bad("top must be a positive integer"))
+        })
+        .transpose()?;
+    let csv = match p.format.as_deref().unwrap_or("json") {
+        "json" => false,
+        "csv" => true,
+        other => return Err(bad(format!("format must be json|csv, got {other:?}"))),
+    };
+    report::parse_month(&month)?;
+    let r = report::usage_report(&st.store, &month, by, top).await?;
+    Ok(if csv {
+        (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            text::usage_csv(&r),
+        )
+            .into_response()
+    } else {
+        Json(r).into_response()
+    })
+}
+
+async fn sim_daily(
+    State(st): State<ApiState>,
+    Path(iccid): Path<String>,
+    Query(p): Query<DailyParams>,
+) -> Result<Response, ReportError> {
+    let from = parse_day(p.from.as_deref(), "from")?;
+    let to = parse_day(p.to.as_deref(), "to")?;
+    let r = report::sim_report(&st.store, Some(&iccid), None, from, to, st.tz).await?;
+    Ok(Json(r).into_response())
+}

@@ -29,8 +29,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        // LEAD: merge the /api/v1 routes here, e.g. `.merge(api::routes(...))`.
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(api::routes(state.store.clone(), state.metrics.timezone))
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then drains in-flight requests.
