@@ -14,7 +14,6 @@ use gsl_sync::store::{Fence, Store};
 use gsl_sync::sync::planner::FlowPeriod;
 use gsl_sync::sync::{Engine, JobKind, JobReport, JobRequest};
 use secrecy::SecretString;
-use sqlx::{Connection, PgConnection};
 use tokio_util::sync::CancellationToken;
 
 const TODAY: &str = "2026-11-20";

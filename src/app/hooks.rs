@@ -14,7 +14,12 @@ pub async fn evaluate_and_notify(store: &Store, settings: &Settings, telemetry: 
     let now = Utc::now();
     let as_of = now.with_timezone(&settings.sync.timezone).date_naive() - Duration::days(1);
     match crate::alerts::evaluate(store, &settings.alerts, as_of, now).await {
-        Ok(summary) => tracing::info!(opened = summary.opened, resolved = summary.resolved, open = summary.open, "alert rules evaluated"),
+        Ok(summary) => tracing::info!(
+            opened = summary.opened,
+            resolved = summary.resolved,
+            open = summary.open,
+            "alert rules evaluated"
+        ),
         Err(e) => tracing::error!(error = %e, "alert evaluation failed"),
     }
     deliver_due(store, settings, telemetry).await;
@@ -28,7 +33,11 @@ pub async fn deliver_due(store: &Store, settings: &Settings, telemetry: &Telemet
     match Notifier::new(store.clone(), &settings.alerts, telemetry.clone()) {
         Ok(notifier) => {
             let stats = notifier.deliver_due().await;
-            tracing::debug!(sent = stats.sent, failed = stats.failed, "alert notifications delivered");
+            tracing::debug!(
+                sent = stats.sent,
+                failed = stats.failed,
+                "alert notifications delivered"
+            );
         }
         Err(e) => tracing::error!(error = %e, "alert notifier could not start"),
     }

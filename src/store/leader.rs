@@ -142,19 +142,17 @@ mod tests {
             .expect("the new holder may write");
         second.release().await;
     }
-}
 
-#[cfg(test)]
-trait CloseHard {
-    async fn close_hard_for_test(&mut self);
-}
+    trait CloseHard {
+        async fn close_hard_for_test(&mut self);
+    }
 
-#[cfg(test)]
-impl CloseHard for PgConnection {
-    async fn close_hard_for_test(&mut self) {
-        // Ends the backend the way a crash would: the server frees its session locks.
-        let _ = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
-            .execute(self)
-            .await;
+    impl CloseHard for PgConnection {
+        async fn close_hard_for_test(&mut self) {
+            // Ends the backend the way a crash would: the server frees its session locks.
+            let _ = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
+                .execute(self)
+                .await;
+        }
     }
 }

@@ -38,7 +38,7 @@ async fn forward(
         let rows: Vec<PoolRow> = pools
             .pools
             .iter()
-            .map(|p| super::map::forward_pool_row(p))
+            .map(super::map::forward_pool_row)
             .collect();
         let usage: Vec<PoolUsageRow> = pools
             .pools
@@ -77,11 +77,7 @@ async fn backward(
         };
         let pools = ctx.call(client.list_back_pools(&query)).await?;
         counts.api_calls += 1;
-        let rows: Vec<PoolRow> = pools
-            .pools
-            .iter()
-            .map(|p| super::map::back_pool_row(p))
-            .collect();
+        let rows: Vec<PoolRow> = pools.pools.iter().map(super::map::back_pool_row).collect();
         let usage: Vec<PoolUsageRow> = pools
             .pools
             .iter()
