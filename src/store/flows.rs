@@ -41,7 +41,34 @@ fn stats((inserted, updated, distinct): (i64, i64, i64)) -> MergeStats {
     }
 }
 
+/// A staged merge: the temp table, the COPY into it, and the statement that merges it and counts.
+struct Staged {
+    create: &'static str,
+    copy: &'static str,
+    merge: &'static str,
+}
+
 impl Store {
+    /// One transaction: fence check, COPY into the staging table, one set-based merge.
+    async fn merge_staged(
+        &self,
+        fence: &Fence,
+        account: &str,
+        staged: Staged,
+        data: Vec<u8>,
+    ) -> Result<(i64, i64, i64)> {
+        let mut tx = self.pool().begin().await?;
+        fence.check(&mut tx).await?;
+        sqlx::query(staged.create).execute(&mut *tx).await?;
+        copy_in(&mut tx, staged.copy, data).await?;
+        let counts = sqlx::query_as(staged.merge)
+            .bind(account)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
     pub async fn merge_daily_flow(
         &self,
         fence: &Fence,
@@ -65,20 +92,14 @@ impl Store {
                 .field(&r.flow_mb)
                 .end();
         }
-        let mut tx = self.pool().begin().await?;
-        fence.check(&mut tx).await?;
-        sqlx::query(
-            "CREATE TEMP TABLE IF NOT EXISTS stage_daily_flow
-             (ord bigint, sim_card_id bigint, iccid text, day date, flow_mb double precision) ON COMMIT DELETE ROWS",
-        )
-        .execute(&mut *tx)
-        .await?;
-        copy_in(&mut tx, "COPY stage_daily_flow FROM STDIN", data).await?;
-        let counts = sqlx::query_as(MERGE_DAILY)
-            .bind(account)
-            .fetch_one(&mut *tx)
+        let counts = self
+            .merge_staged(fence, account, Staged {
+                create: "CREATE TEMP TABLE IF NOT EXISTS stage_daily_flow
+                         (ord bigint, sim_card_id bigint, iccid text, day date, flow_mb double precision) ON COMMIT DELETE ROWS",
+                copy: "COPY stage_daily_flow FROM STDIN",
+                merge: MERGE_DAILY,
+            }, data)
             .await?;
-        tx.commit().await?;
         Ok(stats(counts))
     }
 
@@ -101,20 +122,14 @@ impl Store {
                 .field(&r.flow_used_mb)
                 .end();
         }
-        let mut tx = self.pool().begin().await?;
-        fence.check(&mut tx).await?;
-        sqlx::query(
-            "CREATE TEMP TABLE IF NOT EXISTS stage_monthly
-             (ord bigint, sim_card_id bigint, iccid text, billing_cycle date, flow_used_mb double precision) ON COMMIT DELETE ROWS",
-        )
-        .execute(&mut *tx)
-        .await?;
-        copy_in(&mut tx, "COPY stage_monthly FROM STDIN", data).await?;
-        let counts = sqlx::query_as(MERGE_MONTHLY)
-            .bind(account)
-            .fetch_one(&mut *tx)
+        let counts = self
+            .merge_staged(fence, account, Staged {
+                create: "CREATE TEMP TABLE IF NOT EXISTS stage_monthly
+                         (ord bigint, sim_card_id bigint, iccid text, billing_cycle date, flow_used_mb double precision) ON COMMIT DELETE ROWS",
+                copy: "COPY stage_monthly FROM STDIN",
+                merge: MERGE_MONTHLY,
+            }, data)
             .await?;
-        tx.commit().await?;
         Ok(stats(counts))
     }
 }

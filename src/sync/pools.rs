@@ -12,60 +12,49 @@ pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
     let cycle = YearMonth::of(ctx.today);
     let billing = gsl::YearMonth::new(cycle.year, cycle.month).expect("valid month");
     let mut counts = Counts::default();
-    forward(ctx, billing, cycle, &mut counts).await?;
-    backward(ctx, billing, cycle, &mut counts).await?;
+    for backward in [false, true] {
+        sync_kind(ctx, backward, billing, cycle, &mut counts).await?;
+    }
     Ok(counts)
 }
 
-async fn forward(
+/// One page of forward (`/v1/sim-pools`) or backward (`/v1/back-pools`) pools as store rows, and the total.
+async fn pool_page(
     ctx: &JobContext<'_>,
-    billing: gsl::YearMonth,
+    backward: bool,
+    query: &PoolQuery,
     cycle: YearMonth,
-    counts: &mut Counts,
-) -> Result<(), SyncError> {
+) -> Result<(Vec<(PoolRow, PoolUsageRow)>, u64), SyncError> {
     let client = &ctx.account.client;
-    let mut page = 1;
-    loop {
-        ctx.check_cancelled()?;
-        let query = PoolQuery {
-            billing_cycle: Some(billing),
-            limit: Some(PAGE),
-            offset: Some(page),
-            ..PoolQuery::default()
-        };
-        let pools = ctx.call(client.list_sim_pools(&query)).await?;
-        counts.api_calls += 1;
-        let rows: Vec<PoolRow> = pools
-            .pools
-            .iter()
-            .map(super::map::forward_pool_row)
-            .collect();
-        let usage: Vec<PoolUsageRow> = pools
-            .pools
-            .iter()
-            .map(|p| super::map::forward_pool_usage(p, cycle.first_day()))
-            .collect();
-        write_pools(ctx, &rows, &usage, counts).await?;
-        for pool in &pools.pools {
-            let members = fetch_members(ctx, pool.id, billing, false, cycle, counts).await?;
-            write_members(ctx, &members, counts).await?;
-        }
-        if pools.pools.is_empty()
-            || u64::from(page) * u64::from(PAGE) >= pools.count.unwrap_or(0).max(0) as u64
-        {
-            return Ok(());
-        }
-        page += 1;
+    let day = cycle.first_day();
+    if backward {
+        let page = ctx.call(client.list_back_pools(query)).await?;
+        let rows = page.pools.iter().map(|p| {
+            (
+                super::map::back_pool_row(p),
+                super::map::back_pool_usage(p, day),
+            )
+        });
+        Ok((rows.collect(), page.count.unwrap_or(0).max(0) as u64))
+    } else {
+        let page = ctx.call(client.list_sim_pools(query)).await?;
+        let rows = page.pools.iter().map(|p| {
+            (
+                super::map::forward_pool_row(p),
+                super::map::forward_pool_usage(p, day),
+            )
+        });
+        Ok((rows.collect(), page.count.unwrap_or(0).max(0) as u64))
     }
 }
 
-async fn backward(
+async fn sync_kind(
     ctx: &JobContext<'_>,
+    backward: bool,
     billing: gsl::YearMonth,
     cycle: YearMonth,
     counts: &mut Counts,
 ) -> Result<(), SyncError> {
-    let client = &ctx.account.client;
     let mut page = 1;
     loop {
         ctx.check_cancelled()?;
@@ -75,22 +64,16 @@ async fn backward(
             offset: Some(page),
             ..PoolQuery::default()
         };
-        let pools = ctx.call(client.list_back_pools(&query)).await?;
+        let (pools, total) = pool_page(ctx, backward, &query, cycle).await?;
         counts.api_calls += 1;
-        let rows: Vec<PoolRow> = pools.pools.iter().map(super::map::back_pool_row).collect();
-        let usage: Vec<PoolUsageRow> = pools
-            .pools
-            .iter()
-            .map(|p| super::map::back_pool_usage(p, cycle.first_day()))
-            .collect();
+        let (rows, usage): (Vec<PoolRow>, Vec<PoolUsageRow>) = pools.into_iter().unzip();
         write_pools(ctx, &rows, &usage, counts).await?;
-        for pool in &pools.pools {
-            let members = fetch_members(ctx, pool.id, billing, true, cycle, counts).await?;
+        for pool in &rows {
+            let members =
+                fetch_members(ctx, pool.sim_pool_id, billing, backward, cycle, counts).await?;
             write_members(ctx, &members, counts).await?;
         }
-        if pools.pools.is_empty()
-            || u64::from(page) * u64::from(PAGE) >= pools.count.unwrap_or(0).max(0) as u64
-        {
+        if rows.is_empty() || u64::from(page) * u64::from(PAGE) >= total {
             return Ok(());
         }
         page += 1;
