@@ -37,6 +37,7 @@ pub(crate) async fn run(
             mark_fetched(ctx, *period, close_out_days).await?;
         }
     }
+    maintain_partitions(ctx, &mut counts).await?;
     counts.details.insert(
         "periods".into(),
         plan.periods.iter().map(describe).collect::<Vec<_>>().into(),
@@ -45,6 +46,23 @@ pub(crate) async fn run(
         .details
         .insert("cards".into(), (cards.len() as u64).into());
     Ok(counts)
+}
+
+/// Keeps the history tables a bounded time series: next month's partitions exist before its first write,
+/// and whole months older than `sync.retention_days` are dropped (a cheap DROP, no row deletes).
+async fn maintain_partitions(ctx: &JobContext<'_>, counts: &mut Counts) -> Result<(), SyncError> {
+    ctx.store
+        .ensure_partitions(ctx.today, ctx.today + chrono::Duration::days(31))
+        .await?;
+    let cutoff = ctx.today - chrono::Duration::days(i64::from(ctx.settings.retention_days));
+    let dropped = ctx.store.drop_partitions_before(cutoff).await?;
+    if !dropped.is_empty() {
+        tracing::info!(account = %ctx.account.name, partitions = ?dropped, %cutoff, "dropped history partitions past retention");
+        counts
+            .details
+            .insert("dropped_partitions".into(), dropped.into());
+    }
+    Ok(())
 }
 
 fn record_gap(ctx: &JobContext<'_>, plan: &Plan, counts: &mut Counts) {

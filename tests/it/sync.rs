@@ -339,3 +339,36 @@ async fn a_failing_api_fails_the_run_but_keeps_what_was_stored(pool: PgPool) {
         0
     );
 }
+
+#[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
+async fn daily_flow_creates_next_months_partitions_and_drops_those_past_retention(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    // A month of history far older than the default retention of 1,095 days.
+    store
+        .ensure_partitions(d("2020-01-01"), d("2020-01-31"))
+        .await
+        .unwrap();
+    let sim = simulator(120, "2026-11-20", false).await;
+    assert_ok(
+        &run(
+            &engine(&store, &sim, "2026-11-20"),
+            &[JobKind::Inventory, JobKind::DailyFlow],
+        )
+        .await,
+    );
+    let partitions: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'sim_daily_flow' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        !partitions.iter().any(|p| p.contains("2020_01")),
+        "{partitions:?}"
+    );
+    assert!(
+        partitions.iter().any(|p| p.ends_with("2026_12")),
+        "next month exists ahead: {partitions:?}"
+    );
+}
