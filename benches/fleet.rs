@@ -46,9 +46,17 @@ async fn fresh_store(name: &str) -> Store {
     store
 }
 
-fn settings(sim: &SimulatorHandle) -> Settings {
+fn settings(sim: &SimulatorHandle, paced: bool) -> Settings {
     let base = sim.base_url();
+    // Unpaced runs measure the local work alone; paced ones keep to GSL's limits.
+    let (list, total) = if paced {
+        ("1.0", "5.0")
+    } else {
+        ("100000", "100000")
+    };
     let env = [
+        ("GSL_SYNC__ACCOUNTS__MAIN__LIST_RATE_PER_SECOND", list),
+        ("GSL_SYNC__ACCOUNTS__MAIN__TOTAL_RATE_PER_SECOND", total),
         ("GSL_SYNC__ACCOUNTS__MAIN__ENDPOINT", base.as_str()),
         ("GSL_SYNC__ACCOUNTS__MAIN__IAM_ENDPOINT", base.as_str()),
         ("GSL_SYNC__ACCOUNTS__MAIN__DOMAIN", "demo"),
@@ -130,7 +138,7 @@ async fn fleet_scale(n: u64) {
     .await
     .expect("simulator");
     let store = fresh_store("gsl_sync_bench_sync").await;
-    let engine = Engine::new(store.clone(), &settings(&sim), Telemetry::new())
+    let engine = Engine::new(store.clone(), &settings(&sim, false), Telemetry::new())
         .expect("engine")
         .with_today(today);
     let rss_before = vm("VmRSS:");
@@ -202,7 +210,7 @@ async fn paced_nightly(n: u64) {
     .await
     .expect("simulator");
     let store = fresh_store("gsl_sync_bench_paced").await;
-    let first = Engine::new(store.clone(), &settings(&sim), Telemetry::new())
+    let first = Engine::new(store.clone(), &settings(&sim, false), Telemetry::new())
         .unwrap()
         .with_today(today);
     run(&first, JobKind::Inventory, JobRequest::Scheduled).await;
@@ -212,7 +220,7 @@ async fn paced_nightly(n: u64) {
     sim.set_today(next);
     sim.set_rate_limit(Some(RateLimits::default()));
     sim.reset_stats();
-    let engine = Engine::new(store.clone(), &settings(&sim), Telemetry::new())
+    let engine = Engine::new(store.clone(), &settings(&sim, true), Telemetry::new())
         .unwrap()
         .with_today(next);
     let started = Instant::now();

@@ -6,10 +6,11 @@ use super::rows::{DailyFlowRow, MergeStats, MonthlyUsageRow};
 use super::{Fence, Result, Store};
 
 // `xmax` cannot be read back from a partitioned table, so inserts are told from updates by counting the keys
-// that existed before: every part of one statement sees the same snapshot.
+// that existed before: every part of one statement sees the same snapshot. The LATERAL ... LIMIT 1 keeps that
+// count to one primary-key probe per staged key: a semi-join may otherwise hash a whole month's partition.
 const MERGE_DAILY: &str = "WITH keys AS (SELECT DISTINCT sim_card_id, day FROM stage_daily_flow),
- existed AS (SELECT count(*) AS n FROM keys k
-             WHERE EXISTS (SELECT 1 FROM sim_daily_flow f WHERE f.account = $1 AND f.sim_card_id = k.sim_card_id AND f.day = k.day)),
+ existed AS (SELECT count(*) AS n FROM keys k, LATERAL (
+               SELECT 1 FROM sim_daily_flow f WHERE f.account = $1 AND f.sim_card_id = k.sim_card_id AND f.day = k.day LIMIT 1) hit),
  merged AS (
    INSERT INTO sim_daily_flow AS f (account, sim_card_id, iccid, day, flow_mb)
    SELECT DISTINCT ON (sim_card_id, day) $1, sim_card_id, iccid, day, flow_mb FROM stage_daily_flow

@@ -16,6 +16,9 @@ use crate::store::CardKey;
 /// budget spent while one call waits on the network.
 const IN_FLIGHT: usize = 4;
 
+/// Rows merged per transaction: answers are buffered up to this (a killed run refetches what was unmerged).
+const MERGE_ROWS: usize = 20_000;
+
 pub(crate) async fn run(
     ctx: &JobContext<'_>,
     explicit: Option<FlowPeriod>,
@@ -108,27 +111,45 @@ async fn fetch_period(
             }
         })
         .buffer_unordered(IN_FLIGHT);
+    let mut pending = Vec::new();
     while let Some(answer) = answers.next().await {
         let answer = answer?;
         counts.api_calls += 1;
-        let rows = map::daily_flow_rows(&answer, |d| d >= from && d <= to);
-        counts.items_seen += rows.len() as u64;
-        let stats = ctx
-            .store
-            .merge_daily_flow(ctx.fence, &ctx.account.name, &rows)
-            .await?;
-        counts.inserted += stats.inserted;
-        counts.updated += stats.updated;
+        pending.extend(map::daily_flow_rows(&answer, |d| d >= from && d <= to));
+        if pending.len() >= MERGE_ROWS {
+            flush(ctx, &mut pending, counts).await?;
+        }
         ctx.progress.report(|| ProgressEvent {
             account: ctx.account.name.clone(),
             job: "daily_flow",
             what: "day rows",
-            done: counts.items_seen,
+            done: counts.items_seen + pending.len() as u64,
             total: None,
             calls_done: counts.api_calls,
             calls_total: Some(calls_total),
         });
     }
+    flush(ctx, &mut pending, counts).await?;
+    Ok(())
+}
+
+/// Merges the buffered rows in one transaction: per-statement overhead dwarfs per-row work at 100 rows.
+async fn flush(
+    ctx: &JobContext<'_>,
+    pending: &mut Vec<crate::store::DailyFlowRow>,
+    counts: &mut Counts,
+) -> Result<(), SyncError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let stats = ctx
+        .store
+        .merge_daily_flow(ctx.fence, &ctx.account.name, pending)
+        .await?;
+    counts.items_seen += pending.len() as u64;
+    counts.inserted += stats.inserted;
+    counts.updated += stats.updated;
+    pending.clear();
     Ok(())
 }
 
