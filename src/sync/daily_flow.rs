@@ -17,7 +17,7 @@ use crate::store::CardKey;
 const IN_FLIGHT: usize = 4;
 
 /// Rows merged per transaction: answers are buffered up to this (a killed run refetches what was unmerged).
-const MERGE_ROWS: usize = 20_000;
+const MERGE_ROWS: usize = 2_000;
 
 pub(crate) async fn run(
     ctx: &JobContext<'_>,
