@@ -85,4 +85,32 @@ fn main() {
     println!(
         "1M-card sync: decode {typed:.2} s of CPU vs >= 2000 s of API budget at 1 list call/s"
     );
+    daily_flow();
+}
+
+/// A `month` answer for 100 cards over 30 days: what each of a nightly run's daily-flow calls decodes.
+fn daily_flow() {
+    const CALLS: usize = 300;
+    let days: Vec<Value> = (1..=30)
+        .map(|d| {
+            let flows: Vec<Value> = (0..100_i64)
+                .map(|i| json!({"sim_card_id": 5_702_790_861_709_056_i64 + i, "iccid": format!("8986{i:016}"), "flow": (i * d) as f64 * 0.013}))
+                .collect();
+            json!({"date": format!("2026-11-{d:02}"), "sim_flow": flows})
+        })
+        .collect();
+    let body = serde_json::to_vec(&days).expect("serializable");
+    let started = Instant::now();
+    let mut rows = 0usize;
+    for _ in 0..CALLS {
+        let answer = decode::daily_flow(black_box(&body)).expect("valid answer");
+        rows += answer.iter().map(|d| d.flows.len()).sum::<usize>();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "daily flow: {CALLS} answers of 100 cards x 30 days ({} KiB each): {:.0} answers/s, {:.0} rows/s (one core)",
+        body.len() >> 10,
+        CALLS as f64 / secs,
+        rows as f64 / secs
+    );
 }

@@ -62,7 +62,7 @@ impl CardPager {
             self.done = true;
             return Ok(None);
         }
-        if page.count.map_or(true, |c| covered >= c) {
+        if page.count.is_none_or(|c| covered >= c) {
             self.done = true;
         }
         Ok(Some(page))

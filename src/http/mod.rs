@@ -99,7 +99,7 @@ async fn metrics(
         accept_gzip: accepts_gzip(&headers),
     };
     // This process's own families: once per process, so not on scrape-time shards other than 0.
-    let serve_daemon = shard.map_or(true, |s| s.serves_fleet());
+    let serve_daemon = shard.is_none_or(|s| s.serves_fleet());
     let daemon = if serve_daemon {
         state.telemetry.encode()
     } else {

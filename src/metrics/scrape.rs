@@ -1,13 +1,15 @@
 //! Assembles a scrape body from a rendering: shared `Bytes` chunks, never re-rendered or re-compressed.
 
 use std::convert::Infallible;
+use std::ops::Deref;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::Stream;
 
 use super::options::Shard;
 use super::sims::Rendering;
+use super::table::FAMILY_COUNT;
 
 /// Chunk size of the streamed body: big enough to be cheap, small enough to keep back-pressure.
 const CHUNK: usize = 1 << 20;
@@ -42,53 +44,30 @@ pub struct ScrapeRequest {
     pub accept_gzip: bool,
 }
 
-/// Builds the body: the pre-rendered families (and fleet), then the daemon's own families (`daemon`, encoded
-/// at scrape time). A full scrape that accepts gzip gets one gzip member: a header, the cached deflate
-/// blocks, `daemon` as stored blocks and the trailer — nothing is compressed at scrape time. A scrape-time
-/// shard copies the matching cards' lines from the offsets and is served plain.
+/// Builds the body: the per-SIM families (and fleet), then the daemon's own families (`daemon`, encoded at
+/// scrape time). A full scrape that accepts gzip gets one gzip member: a header, the cached deflate blocks,
+/// `daemon` as stored blocks and the trailer — nothing is compressed at scrape time. Plain scrapes, and
+/// scrape-time shards (served plain), assemble the lines from the card table chunk by chunk.
 pub fn body(r: Arc<Rendering>, req: ScrapeRequest, daemon: Vec<u8>) -> ScrapeBody {
-    match req.shard {
-        None if req.accept_gzip => {
-            let tail = gzip_tail(&daemon, r.gzip_crc, r.gzip_len);
-            let chunks = std::iter::once(Bytes::from_static(&GZIP_HEADER))
-                .chain(split(&r.gzip))
-                .chain(std::iter::once(tail));
-            ScrapeBody {
-                gzip: true,
-                chunks: Box::new(chunks),
-            }
-        }
-        None => {
-            let mut parts: Vec<Bytes> = Vec::new();
-            for f in &r.families {
-                parts.push(f.header.clone());
-                parts.extend(split(&f.body));
-            }
-            parts.push(r.fleet.clone());
-            parts.push(daemon.into());
-            ScrapeBody {
-                gzip: false,
-                chunks: Box::new(parts.into_iter().filter(|b| !b.is_empty())),
-            }
-        }
-        Some(shard) => {
-            let tail = if shard.serves_fleet() {
-                vec![r.fleet.clone(), Bytes::from(daemon)]
-            } else {
-                Vec::new()
-            };
-            let cursor = ShardCursor {
-                r,
-                shard,
-                family: 0,
-                card: 0,
-            };
-            let chunks = cursor.chain(tail.into_iter().filter(|b| !b.is_empty()));
-            ScrapeBody {
-                gzip: false,
-                chunks: Box::new(chunks),
-            }
-        }
+    if req.shard.is_none() && req.accept_gzip {
+        let tail = gzip_tail(&daemon, r.gzip_crc, r.gzip_len);
+        let chunks = std::iter::once(Bytes::from_static(&GZIP_HEADER))
+            .chain(split(&r.gzip))
+            .chain(std::iter::once(tail));
+        return ScrapeBody {
+            gzip: true,
+            chunks: Box::new(chunks),
+        };
+    }
+    let tail = if req.shard.is_none_or(|s| s.serves_fleet()) {
+        vec![r.fleet.clone(), Bytes::from(daemon)]
+    } else {
+        Vec::new()
+    };
+    let lines = Lines::new(r, req.shard);
+    ScrapeBody {
+        gzip: false,
+        chunks: Box::new(lines.chain(tail.into_iter().filter(|b| !b.is_empty()))),
     }
 }
 
@@ -127,38 +106,51 @@ fn gzip_tail(text: &[u8], cached_crc: u32, cached_len: u64) -> Bytes {
     out.into()
 }
 
-/// Walks families and cards, copying the lines of the shard's cards into chunks of about `CHUNK` bytes.
-struct ShardCursor {
-    r: Arc<Rendering>,
-    shard: Shard,
+/// The per-SIM families as text, in chunks of about `CHUNK` bytes: each family's header, then the lines of
+/// the cards in `shard` (all cards without one). Holds the rendering, so a refresh cannot pull it away.
+pub(crate) struct Lines<R> {
+    r: R,
+    shard: Option<Shard>,
     family: usize,
     card: usize,
 }
 
-impl Iterator for ShardCursor {
+impl<R: Deref<Target = Rendering>> Lines<R> {
+    pub fn new(r: R, shard: Option<Shard>) -> Self {
+        let family = if r.per_sim { 0 } else { FAMILY_COUNT };
+        Self {
+            r,
+            shard,
+            family,
+            card: 0,
+        }
+    }
+}
+
+impl<R: Deref<Target = Rendering>> Iterator for Lines<R> {
     type Item = Bytes;
 
     fn next(&mut self) -> Option<Bytes> {
-        let mut out = BytesMut::with_capacity(CHUNK + 4096);
-        while out.len() < CHUNK {
-            let Some(f) = self.r.families.get(self.family) else {
-                break;
-            };
+        let (cards, heads) = (&self.r.cards, &self.r.heads);
+        let mut out = Vec::with_capacity(CHUNK + 4096);
+        while out.len() < CHUNK && self.family < FAMILY_COUNT {
             if self.card == 0 {
-                out.extend_from_slice(&f.header);
+                out.extend_from_slice(&heads.headers[self.family]);
             }
-            let ids = &self.r.card_ids;
-            while self.card < ids.len() && out.len() < CHUNK {
-                if self.shard.contains(ids[self.card]) {
-                    out.extend_from_slice(f.card(self.card));
+            while self.card < cards.len() && out.len() < CHUNK {
+                let wanted = self
+                    .shard
+                    .is_none_or(|s| s.contains(cards.sim_card_id(self.card)));
+                if wanted {
+                    cards.push_line(heads, self.family, self.card, &mut out);
                 }
                 self.card += 1;
             }
-            if self.card == ids.len() {
+            if self.card == cards.len() {
                 self.family += 1;
                 self.card = 0;
             }
         }
-        (!out.is_empty()).then(|| out.freeze())
+        (!out.is_empty()).then(|| Bytes::from(out))
     }
 }

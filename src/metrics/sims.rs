@@ -1,6 +1,6 @@
-//! Pre-rendered per-SIM gauges (the kube-state-metrics approach): each refresh renders every family once
-//! into one contiguous buffer with per-card offsets and compresses the gzip body once; a scrape only
-//! concatenates (or slices, for a scrape-time shard).
+//! Pre-rendered per-SIM gauges (the kube-state-metrics approach): each refresh formats every card's label
+//! and value text once into a compact table (see `table`) and compresses the gzip body once; a scrape only
+//! copies the pieces into lines (or serves the cached gzip), never formats a number.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -11,7 +11,9 @@ use futures::TryStreamExt;
 
 use super::fleet::{billing_cycle, FleetExtras, FleetTotals, QUOTA_KINDS};
 use super::options::MetricsOptions;
-use super::text::{mb_to_bytes, push_f64, push_header, push_i64, push_label_value};
+use super::scrape::Lines;
+use super::table::{CardTable, LineHeads, MAX_IDENTITY, VALUE_FAMILIES};
+use super::text::{mb_to_bytes, push_f64, push_i64, push_label_value};
 use crate::store::gauges::CardRow;
 use crate::store::{Store, StoreError};
 
@@ -19,7 +21,7 @@ use crate::store::{Store, StoreError};
 pub enum MetricsError {
     #[error("could not read the gauges from the store: {0}")]
     Store(#[from] StoreError),
-    #[error("a per-SIM family outgrew 4 GiB of text; enable sharding or filters")]
+    #[error("the per-SIM text outgrew 4 GiB; enable sharding or filters")]
     TooLarge,
     #[error("gzip compression failed: {0}")]
     Gzip(#[from] std::io::Error),
@@ -37,29 +39,17 @@ pub struct RefreshStats {
     pub elapsed: Duration,
 }
 
-/// One per-SIM family: HELP/TYPE, then every card's lines back to back; card `i` owns
-/// `body[offsets[i]..offsets[i + 1]]` (possibly empty, e.g. no ratio).
-pub(crate) struct Family {
-    pub header: Bytes,
-    pub body: Bytes,
-    pub offsets: Vec<u32>,
-}
-
-impl Family {
-    pub fn card(&self, i: usize) -> &[u8] {
-        &self.body[self.offsets[i] as usize..self.offsets[i + 1] as usize]
-    }
-}
-
 /// One immutable rendering; scrapes hold an `Arc` to it, so a refresh never disturbs a scrape in progress.
 pub struct Rendering {
-    pub(crate) families: Vec<Family>,
-    /// The `sim_card_id` of each rendered card, in offset order (scrape-time sharding).
-    pub(crate) card_ids: Vec<i64>,
+    /// The per-SIM series, assembled into lines at scrape time (see `CardTable`).
+    pub(crate) cards: CardTable,
+    pub(crate) heads: LineHeads,
+    /// Whether the per-SIM families (headers included) are exposed at all (`metrics.per_sim`).
+    pub(crate) per_sim: bool,
     /// Fleet families; empty on targets other than shard 0.
     pub(crate) fleet: Bytes,
-    /// Families + fleet as raw deflate blocks, compressed once and left open (sync-flushed, no final block)
-    /// so a scrape can append the daemon's families and close one single gzip member.
+    /// Per-SIM families + fleet as raw deflate blocks, compressed once and left open (sync-flushed, no final
+    /// block) so a scrape can append the daemon's families and close one single gzip member.
     pub(crate) gzip: Bytes,
     /// CRC-32 and length of the text behind `gzip`, for the member's trailer.
     pub(crate) gzip_crc: u32,
@@ -68,20 +58,9 @@ pub struct Rendering {
 }
 
 impl Rendering {
-    /// Size of the plain text of the pre-rendered part (per-SIM and fleet families).
-    pub fn plain_len(&self) -> usize {
-        let fam: usize = self
-            .families
-            .iter()
-            .map(|f| f.header.len() + f.body.len())
-            .sum();
-        fam + self.fleet.len()
-    }
-
-    /// Bytes held by this rendering: text, gzip, offsets and ids.
+    /// Bytes held by this rendering: the card table, fleet text and the gzip cache.
     pub fn heap_bytes(&self) -> usize {
-        let offsets: usize = self.families.iter().map(|f| f.offsets.capacity() * 4).sum();
-        self.plain_len() + self.gzip.len() + offsets + self.card_ids.capacity() * 8
+        self.cards.heap_bytes() + self.fleet.len() + self.gzip.len()
     }
 
     fn empty(opts: &MetricsOptions) -> Rendering {
@@ -177,53 +156,25 @@ impl SimGauges {
     }
 }
 
-type Push = fn(&mut Vec<u8>, &CardRow, Option<f64>);
-
-/// The per-SIM families: name, help, and how a card's value line(s) are written after `name{iccid="..."} `.
-const FAMILIES: [(&str, &str); 6] = [
-    (
-        "gsl_sim_flow_used_bytes",
-        "Flow used in the card's current package, as of the data day.",
-    ),
-    (
-        "gsl_sim_flow_left_bytes",
-        "Flow left in the card's current package, as of the data day.",
-    ),
-    (
-        "gsl_sim_usage_ratio",
-        "Flow used / (used + left); absent when both are 0.",
-    ),
-    (
-        "gsl_sim_operator_status",
-        "The API's operator_status code (-1 normal, 1..7 reasons for suspension).",
-    ),
-    (
-        "gsl_sim_status",
-        "The API's sim_status code (10, 11, 13, 14, 20, 30).",
-    ),
-    ("gsl_sim_info", "Descriptive labels of a card; always 1."),
-];
-
 struct Builder {
     opts: MetricsOptions,
-    families: Vec<(Vec<u8>, Vec<u32>)>,
-    card_ids: Vec<i64>,
+    cards: CardTable,
     fleet: FleetTotals,
     identity: Vec<u8>,
-    value: Vec<u8>,
+    values: [Vec<u8>; VALUE_FAMILIES.len()],
+    info_tail: Vec<u8>,
     cards_read: u64,
 }
 
 impl Builder {
     fn new(opts: MetricsOptions) -> Self {
-        let n = if opts.per_sim { FAMILIES.len() } else { 0 };
         Self {
             opts,
-            families: (0..n).map(|_| (Vec::new(), vec![0])).collect(),
-            card_ids: Vec::new(),
+            cards: CardTable::new(),
             fleet: FleetTotals::default(),
             identity: Vec::with_capacity(64),
-            value: Vec::with_capacity(32),
+            values: Default::default(),
+            info_tail: Vec::with_capacity(256),
             cards_read: 0,
         }
     }
@@ -240,94 +191,69 @@ impl Builder {
         }
         self.identity.clear();
         push_label_value(&mut self.identity, identity(card).as_ref());
-        let pushers: [Push; 5] = [
-            |o, c, _| push_opt(o, c.flow_used_mb.map(mb_to_bytes)),
-            |o, c, _| push_opt(o, c.flow_left_mb.map(mb_to_bytes)),
-            |o, _, r| push_opt(o, r),
-            |o, c, _| push_opt(o, c.operator_status.map(f64::from)),
-            |o, c, _| push_opt(o, c.sim_status.map(f64::from)),
-        ];
-        let value = &mut self.value;
-        for (i, pusher) in pushers.iter().enumerate() {
-            let (body, offsets) = &mut self.families[i];
-            value.clear();
-            pusher(value, card, ratio);
-            if !value.is_empty() {
-                body.extend_from_slice(FAMILIES[i].0.as_bytes());
-                body.extend_from_slice(b"{iccid=\"");
-                body.extend_from_slice(&self.identity);
-                body.extend_from_slice(b"\"} ");
-                body.extend_from_slice(value);
-                body.push(b'\n');
-            }
-            offsets.push(u32::try_from(body.len()).map_err(|_| MetricsError::TooLarge)?);
+        if self.identity.len() > MAX_IDENTITY {
+            self.identity.clear();
+            push_i64(&mut self.identity, card.sim_card_id);
         }
-        let (body, offsets) = &mut self.families[5];
-        push_info(body, &self.identity, card);
-        offsets.push(u32::try_from(body.len()).map_err(|_| MetricsError::TooLarge)?);
-        self.card_ids.push(card.sim_card_id);
-        Ok(())
+        let values = [
+            card.flow_used_mb.map(mb_to_bytes),
+            card.flow_left_mb.map(mb_to_bytes),
+            ratio,
+            card.operator_status.map(f64::from),
+            card.sim_status.map(f64::from),
+        ];
+        for (text, value) in self.values.iter_mut().zip(values) {
+            text.clear();
+            if let Some(v) = value {
+                push_f64(text, v);
+            }
+        }
+        self.info_tail.clear();
+        push_info_tail(&mut self.info_tail, card);
+        let [a, b, c, d, e] = &self.values;
+        self.cards
+            .push(
+                card.sim_card_id,
+                &self.identity,
+                &[a, b, c, d, e].map(Vec::as_slice),
+                &self.info_tail,
+            )
+            .map_err(|_| MetricsError::TooLarge)
     }
 
-    fn finish_plain(self, extras: &FleetExtras) -> Rendering {
-        let cards_rendered = self.card_ids.len() as u64;
-        let families: Vec<Family> = self
-            .families
-            .into_iter()
-            .zip(FAMILIES)
-            .map(|((mut body, mut offsets), (name, help))| {
-                let mut header = Vec::new();
-                push_header(&mut header, name, "gauge", help);
-                body.shrink_to_fit();
-                offsets.shrink_to_fit();
-                Family {
-                    header: header.into(),
-                    body: body.into(),
-                    offsets,
-                }
-            })
-            .collect();
+    fn finish_plain(mut self, extras: &FleetExtras) -> Rendering {
+        self.cards.shrink_to_fit();
         let mut fleet = Vec::new();
         if self.opts.shard.serves_fleet() {
             self.fleet.render(extras, self.opts.timezone, &mut fleet);
         }
-        let mut card_ids = self.card_ids;
-        card_ids.shrink_to_fit();
-        let mut r = Rendering {
-            families,
-            card_ids,
+        Rendering {
+            stats: RefreshStats {
+                cards_read: self.cards_read,
+                cards_rendered: self.cards.len() as u64,
+                ..Default::default()
+            },
+            cards: self.cards,
+            heads: LineHeads::new(),
+            per_sim: self.opts.per_sim,
             fleet: fleet.into(),
             gzip: Bytes::new(),
             gzip_crc: 0,
             gzip_len: 0,
-            stats: RefreshStats {
-                cards_read: self.cards_read,
-                cards_rendered,
-                ..Default::default()
-            },
-        };
-        r.stats.plain_bytes = r.plain_len() as u64;
-        r
+        }
     }
 }
 
-/// Compresses families + fleet once per refresh, as deflate blocks ending on a sync flush (see `gzip`).
+/// Compresses per-SIM families + fleet once per refresh, as deflate blocks ending on a sync flush (see
+/// `gzip`); the plain text is assembled chunk by chunk and never held whole.
 fn compress(r: &mut Rendering, level: u32) -> Result<(), MetricsError> {
     use std::io::Write;
-    let mut enc = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(r.plain_len() / 8),
-        flate2::Compression::new(level),
-    );
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
     let mut crc = crc32fast::Hasher::new();
     let mut len = 0u64;
-    let parts = r
-        .families
-        .iter()
-        .flat_map(|f| [&f.header, &f.body])
-        .chain([&r.fleet]);
-    for part in parts {
-        enc.write_all(part)?;
-        crc.update(part);
+    for part in Lines::new(&*r, None).chain([r.fleet.clone()]) {
+        enc.write_all(&part)?;
+        crc.update(&part);
         len += part.len() as u64;
     }
     enc.flush()?;
@@ -337,6 +263,7 @@ fn compress(r: &mut Rendering, level: u32) -> Result<(), MetricsError> {
     gz.shrink_to_fit();
     r.gzip_crc = crc.finalize();
     r.gzip_len = len;
+    r.stats.plain_bytes = len;
     r.stats.gzip_bytes = gz.len() as u64;
     r.gzip = gz.into();
     Ok(())
@@ -361,30 +288,23 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().filter(|s| !s.is_empty())
 }
 
-fn push_opt(out: &mut Vec<u8>, v: Option<f64>) {
-    if let Some(v) = v {
-        push_f64(out, v);
-    }
-}
-
-fn push_info(body: &mut Vec<u8>, identity: &[u8], c: &CardRow) {
-    body.extend_from_slice(b"gsl_sim_info{iccid=\"");
-    body.extend_from_slice(identity);
-    body.extend_from_slice(b"\",sim_card_id=\"");
-    push_i64(body, c.sim_card_id);
-    body.extend_from_slice(b"\",account=\"");
-    push_label_value(body, &c.account);
-    body.extend_from_slice(b"\",sim_type=\"");
+/// The info line after the identity: `",sim_card_id="…",…,price_plan="…"} 1` and a line feed.
+fn push_info_tail(out: &mut Vec<u8>, c: &CardRow) {
+    out.extend_from_slice(b"\",sim_card_id=\"");
+    push_i64(out, c.sim_card_id);
+    out.extend_from_slice(b"\",account=\"");
+    push_label_value(out, &c.account);
+    out.extend_from_slice(b"\",sim_type=\"");
     if let Some(t) = c.sim_type {
-        push_i64(body, t.into());
+        push_i64(out, t.into());
     }
-    body.extend_from_slice(b"\",sim_pool_id=\"");
+    out.extend_from_slice(b"\",sim_pool_id=\"");
     if let Some(p) = c.sim_pool_id {
-        push_i64(body, p);
+        push_i64(out, p);
     }
-    body.extend_from_slice(b"\",price_plan=\"");
-    push_label_value(body, c.price_plan_name.as_deref().unwrap_or(""));
-    body.extend_from_slice(b"\"} 1\n");
+    out.extend_from_slice(b"\",price_plan=\"");
+    push_label_value(out, c.price_plan_name.as_deref().unwrap_or(""));
+    out.extend_from_slice(b"\"} 1\n");
 }
 
 #[cfg(test)]
@@ -598,6 +518,9 @@ mod tests {
         assert_eq!(series(&t, "gsl_sim_info").len(), 1, "{t}");
         assert!(t.contains("ICC1") && !t.contains("ICC2") && !t.contains("ICC3"));
         // A scrape that took the old rendering keeps it whole.
-        assert_eq!(before.card_ids, vec![1, 2]);
+        assert_eq!(
+            (before.cards.sim_card_id(0), before.cards.sim_card_id(1)),
+            (1, 2)
+        );
     }
 }

@@ -47,17 +47,16 @@ impl Filter<'_> {
 
     fn accepts(&self, c: &SimCard) -> bool {
         let within = |v: f64, (lo, hi): (Option<i64>, Option<i64>)| {
-            lo.map_or(true, |l| l as f64 <= v) && hi.map_or(true, |h| v <= h as f64)
+            lo.is_none_or(|l| l as f64 <= v) && hi.is_none_or(|h| v <= h as f64)
         };
-        self.sim_status
-            .map_or(true, |s| i64::from(c.sim_status) == s)
-            && self.sim_type.map_or(true, |s| i64::from(c.sim_type) == s)
+        self.sim_status.is_none_or(|s| i64::from(c.sim_status) == s)
+            && self.sim_type.is_none_or(|s| i64::from(c.sim_type) == s)
             && self
                 .device_status
-                .map_or(true, |s| c.device_status.map(i64::from) == Some(s))
-            && self.msisdn.map_or(true, |m| c.msisdn.as_deref() == Some(m))
-            && self.real_named.map_or(true, |r| c.real_named == r)
-            && self.key.map_or(true, |(t, k)| match t {
+                .is_none_or(|s| c.device_status.map(i64::from) == Some(s))
+            && self.msisdn.is_none_or(|m| c.msisdn.as_deref() == Some(m))
+            && self.real_named.is_none_or(|r| c.real_named == r)
+            && self.key.is_none_or(|(t, k)| match t {
                 2 => c.order_id.to_string() == k,
                 3 => c.imei.as_deref() == Some(k),
                 _ => c.cid == k,

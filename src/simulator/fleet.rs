@@ -153,7 +153,7 @@ impl FleetState {
         let upper = self.nth(k)?;
         let lower = if k == 0 { None } else { self.nth(k - 1) };
         let mut s = upper.checked_sub(1)?;
-        while lower.map_or(true, |l| s > l) {
+        while lower.is_none_or(|l| s > l) {
             if !self.is_live(s) && !self.removed.contains(&s) && s % STRIDE != 0 {
                 self.extras.insert(s);
                 return Some(s);

@@ -49,7 +49,7 @@ pub fn login(sim: &Sim, body: &[u8]) -> Reply {
 
 /// `GET /v3/projects?name=`: the SDK's lookup of the project id for AK/SK without one.
 pub fn projects(sim: &Sim, q: &Query) -> Reply {
-    let matches = q.get("name").map_or(true, |n| n == sim.creds.project);
+    let matches = q.get("name").is_none_or(|n| n == sim.creds.project);
     let projects: Vec<Value> = matches
         .then(|| json!({ "id": sim.project_id, "name": sim.creds.project, "domain_id": "d-demo", "enabled": true }))
         .into_iter()

@@ -201,7 +201,7 @@ trait EqOrNone {
 
 impl EqOrNone for Option<&str> {
     fn is_none_or_eq(&self, v: &str) -> bool {
-        self.map_or(true, |c| c == v)
+        self.is_none_or(|c| c == v)
     }
 }
 
@@ -254,8 +254,8 @@ pub fn work_orders(sim: &Sim, q: &Query) -> Reply {
     all.reverse();
     all.retain(|o| {
         key.is_none_or_eq(&o.id.to_string())
-            && kind.map_or(true, |k| i64::from(o.work_order_type) == k)
-            && status.map_or(true, |s| i64::from(o.status) == s)
+            && kind.is_none_or(|k| i64::from(o.work_order_type) == k)
+            && status.is_none_or(|s| i64::from(o.status) == s)
     });
     let body = serde_json::json!({ "limit": limit, "offset": page, "count": all.len(), "work_orders": page_of(&all, limit, page) });
     Reply::json(200, &body)
