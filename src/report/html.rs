@@ -68,10 +68,19 @@ fn hbar_chart(points: &[(String, f64)], w: f64, color: &str, unit: &str) -> Stri
         let bw = (w - label_w - 90.0) * v / max;
         let _ = write!(s, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\" fill=\"#1f2933\">{}</text>\
             <rect x=\"{label_w}\" y=\"{y:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"{color}\" rx=\"3\"/>\
-            <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#616e7c\">{v:.2} {unit}</text>",
-            label_w - 6.0, y + 15.0, esc(label), row - 6.0, label_w + bw + 6.0, y + 15.0);
+            <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#616e7c\">{} {unit}</text>",
+            label_w - 6.0, y + 15.0, esc(label), row - 6.0, label_w + bw + 6.0, y + 15.0, figure(*v));
     }
     s + "</svg>"
+}
+
+/// Counts print as counts ("4 cards"), volumes with two decimals ("12.50 MB").
+fn figure(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
 }
 
 fn code(v: Option<i32>) -> String {
@@ -195,4 +204,21 @@ pub fn sim_html(r: &SimReport) -> String {
         bar_chart(&days, 1180.0, 260.0, "#2680c2")
     );
     page(&format!("GSL card {id}"), &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_labels_print_counts_whole_and_volumes_with_decimals() {
+        let svg = hbar_chart(
+            &[("20 active".into(), 4.0), ("top".into(), 12.5)],
+            560.0,
+            "#000",
+            "x",
+        );
+        assert!(svg.contains(">4 x</text>"), "{svg}");
+        assert!(svg.contains(">12.50 x</text>"), "{svg}");
+    }
 }

@@ -111,26 +111,43 @@ async fn fetch_period(
             }
         })
         .buffer_unordered(IN_FLIGHT);
-    let mut pending = Vec::new();
-    while let Some(answer) = answers.next().await {
-        let answer = answer?;
-        counts.api_calls += 1;
-        pending.extend(map::daily_flow_rows(&answer, |d| d >= from && d <= to));
-        if pending.len() >= MERGE_ROWS {
-            flush(ctx, &mut pending, counts).await?;
+    // Fetching and merging overlap: while a merge waits on Postgres the calls go on, so the API budget, not
+    // the database, sets the pace. The channel bounds how many answers wait for a merge.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(IN_FLIGHT * 2);
+    let fetch = async move {
+        while let Some(answer) = answers.next().await {
+            if tx.send(answer).await.is_err() {
+                break;
+            }
         }
-        ctx.progress.report(|| ProgressEvent {
-            account: ctx.account.name.clone(),
-            job: "daily_flow",
-            what: "day rows",
-            done: counts.items_seen + pending.len() as u64,
-            total: None,
-            calls_done: counts.api_calls,
-            calls_total: Some(calls_total),
-        });
+    };
+    let merge = async {
+        let mut pending = Vec::new();
+        while let Some(answer) = rx.recv().await {
+            let answer = answer?;
+            counts.api_calls += 1;
+            pending.extend(map::daily_flow_rows(&answer, |d| d >= from && d <= to));
+            if pending.len() >= MERGE_ROWS {
+                flush(ctx, &mut pending, counts).await?;
+            }
+            ctx.progress.report(|| ProgressEvent {
+                account: ctx.account.name.clone(),
+                job: "daily_flow",
+                what: "day rows",
+                done: counts.items_seen + pending.len() as u64,
+                total: None,
+                calls_done: counts.api_calls,
+                calls_total: Some(calls_total),
+            });
+        }
+        flush(ctx, &mut pending, counts).await
+    };
+    tokio::pin!(fetch, merge);
+    // The merge ends first on an error (dropping the fetch and its calls in flight) or after the last answer.
+    tokio::select! {
+        result = &mut merge => result,
+        () = &mut fetch => merge.await,
     }
-    flush(ctx, &mut pending, counts).await?;
-    Ok(())
 }
 
 /// Merges the buffered rows in one transaction: per-statement overhead dwarfs per-row work at 100 rows.
