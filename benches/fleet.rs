@@ -89,7 +89,7 @@ async fn copy_ceiling(store: &Store, tables: &[(&str, &str)]) -> Duration {
     let mut dumps = Vec::new();
     for (table, cols) in tables {
         let mut out = conn
-            .copy_out_raw(&format!("COPY {table} ({cols}) TO STDOUT"))
+            .copy_out_raw(&format!("COPY (SELECT {cols} FROM {table}) TO STDOUT"))
             .await
             .expect("copy out");
         let mut bytes = Vec::new();
@@ -154,6 +154,12 @@ async fn fleet_scale(n: u64) {
     let flow_rows: u64 = report.runs.iter().map(|r| r.counts.items_seen).sum();
     let (rerun, _) = run(&engine, JobKind::Inventory, JobRequest::Scheduled).await;
     let peak = vm("VmHWM:");
+    println!(
+        "sync done: inventory {:.1} s, daily flow {:.1} s ({flow_rows} rows), unchanged inventory rerun {:.1} s; measuring the COPY ceiling",
+        inv.as_secs_f64(),
+        flow.as_secs_f64(),
+        rerun.as_secs_f64()
+    );
 
     let card_ceiling = copy_ceiling(
         &store,

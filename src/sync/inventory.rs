@@ -5,7 +5,7 @@ use chrono::Duration;
 use super::engine::{Counts, JobContext, SyncError};
 use super::map;
 use super::progress::ProgressEvent;
-use crate::gsl::{ListSimCardsQuery, PagingDrift};
+use crate::gsl::{ListSimCardsQuery, PagingDrift, SimCardPage};
 
 pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
     let mut counts = Counts::default();
@@ -74,28 +74,46 @@ async fn pass(
     query.limit = Some(ctx.settings.page_size);
     let data_date = ctx.today - Duration::days(1);
     let mut pager = ctx.account.client.card_pages(query);
-    let mut pending = Vec::new();
-    loop {
-        ctx.check_cancelled()?;
-        let Some(page) = ctx.call(pager.next_page()).await? else {
-            break;
-        };
-        counts.api_calls += 1;
-        pending.extend(page.sim_cards.iter().map(|c| map::card_row(c, data_date)));
-        if pending.len() >= MERGE_ROWS {
-            flush(ctx, &mut pending, counts).await?;
+    // Pages are fetched while earlier ones merge, so a merge never delays a call; the channel holds up to one
+    // merge batch, which bounds memory. When the fetch fails, what it already fetched is still merged.
+    let pages_per_merge = MERGE_ROWS / ctx.settings.page_size.max(1) as usize;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<SimCardPage>(pages_per_merge.max(2));
+    let fetch = async {
+        let tx = tx;
+        loop {
+            ctx.check_cancelled()?;
+            let Some(page) = ctx.call(pager.next_page()).await? else {
+                break;
+            };
+            if tx.send(page).await.is_err() {
+                break;
+            }
         }
-        let total = page.count.unwrap_or(0).max(0) as u64;
-        ctx.progress.report(|| ProgressEvent {
-            account: ctx.account.name.clone(),
-            job: "inventory",
-            what: "cards",
-            done: counts.items_seen + pending.len() as u64,
-            total: Some(total),
-            calls_done: counts.api_calls,
-            calls_total: Some(total.div_ceil(u64::from(ctx.settings.page_size))),
-        });
-    }
-    flush(ctx, &mut pending, counts).await?;
+        Ok::<_, SyncError>(())
+    };
+    let merge = async {
+        let mut pending = Vec::new();
+        while let Some(page) = rx.recv().await {
+            counts.api_calls += 1;
+            pending.extend(page.sim_cards.iter().map(|c| map::card_row(c, data_date)));
+            if pending.len() >= MERGE_ROWS {
+                flush(ctx, &mut pending, counts).await?;
+            }
+            let total = page.count.unwrap_or(0).max(0) as u64;
+            ctx.progress.report(|| ProgressEvent {
+                account: ctx.account.name.clone(),
+                job: "inventory",
+                what: "cards",
+                done: counts.items_seen + pending.len() as u64,
+                total: Some(total),
+                calls_done: counts.api_calls,
+                calls_total: Some(total.div_ceil(u64::from(ctx.settings.page_size))),
+            });
+        }
+        flush(ctx, &mut pending, counts).await
+    };
+    let (fetched, merged) = tokio::join!(fetch, merge);
+    merged?;
+    fetched?;
     Ok(pager.drift())
 }
