@@ -2,6 +2,8 @@
 
 use chrono::Duration;
 
+use futures::stream::{FuturesUnordered, StreamExt};
+
 use super::engine::{Counts, JobContext, SyncError};
 use super::map;
 use super::progress::ProgressEvent;
@@ -43,23 +45,27 @@ pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
 /// Cards merged per transaction: a commit per 500-card page would bound a fast pass by fsyncs.
 const MERGE_ROWS: usize = 5_000;
 
-async fn flush(
+/// Merge transactions at once: one is bound by a single Postgres backend; two keep the server's cores busy
+/// while the client decodes. Batches hold disjoint listing positions, and rows are staged in card order, so
+/// two merges that share a card (a drifting list) take its row lock in the same order and cannot deadlock.
+const MERGES_IN_FLIGHT: usize = 2;
+
+async fn merge_batch(
     ctx: &JobContext<'_>,
-    pending: &mut Vec<crate::store::CardRow>,
-    counts: &mut Counts,
-) -> Result<(), SyncError> {
-    if pending.is_empty() {
-        return Ok(());
-    }
+    mut batch: Vec<crate::store::CardRow>,
+) -> Result<(usize, crate::store::MergeStats), SyncError> {
+    batch.sort_by_key(|r| r.sim_card_id);
     let stats = ctx
         .store
-        .merge_cards(ctx.fence, &ctx.account.name, ctx.run_id, pending)
+        .merge_cards(ctx.fence, &ctx.account.name, ctx.run_id, &batch)
         .await?;
-    counts.items_seen += pending.len() as u64;
+    Ok((batch.len(), stats))
+}
+
+fn absorb(counts: &mut Counts, (rows, stats): (usize, crate::store::MergeStats)) {
+    counts.items_seen += rows as u64;
     counts.inserted += stats.inserted;
     counts.updated += stats.updated;
-    pending.clear();
-    Ok(())
 }
 
 fn drifted(d: &PagingDrift) -> bool {
@@ -93,24 +99,42 @@ async fn pass(
     };
     let merge = async {
         let mut pending = Vec::new();
-        while let Some(page) = rx.recv().await {
-            counts.api_calls += 1;
-            pending.extend(page.sim_cards.iter().map(|c| map::card_row(c, data_date)));
-            if pending.len() >= MERGE_ROWS {
-                flush(ctx, &mut pending, counts).await?;
+        let mut merging = FuturesUnordered::new();
+        let mut listed = 0u64;
+        loop {
+            tokio::select! {
+                page = rx.recv() => {
+                    let Some(page) = page else { break };
+                    counts.api_calls += 1;
+                    listed += page.sim_cards.len() as u64;
+                    pending.extend(page.sim_cards.iter().map(|c| map::card_row(c, data_date)));
+                    if pending.len() >= MERGE_ROWS {
+                        if merging.len() >= MERGES_IN_FLIGHT {
+                            if let Some(done) = merging.next().await {
+                                absorb(counts, done?);
+                            }
+                        }
+                        merging.push(merge_batch(ctx, std::mem::take(&mut pending)));
+                    }
+                    let total = page.count.unwrap_or(0).max(0) as u64;
+                    ctx.progress.report(|| ProgressEvent {
+                        account: ctx.account.name.clone(),
+                        job: "inventory",
+                        what: "cards",
+                        done: listed,
+                        total: Some(total),
+                        calls_done: counts.api_calls,
+                        calls_total: Some(total.div_ceil(u64::from(ctx.settings.page_size))),
+                    });
+                }
+                Some(done) = merging.next(), if !merging.is_empty() => absorb(counts, done?),
             }
-            let total = page.count.unwrap_or(0).max(0) as u64;
-            ctx.progress.report(|| ProgressEvent {
-                account: ctx.account.name.clone(),
-                job: "inventory",
-                what: "cards",
-                done: counts.items_seen + pending.len() as u64,
-                total: Some(total),
-                calls_done: counts.api_calls,
-                calls_total: Some(total.div_ceil(u64::from(ctx.settings.page_size))),
-            });
         }
-        flush(ctx, &mut pending, counts).await
+        merging.push(merge_batch(ctx, pending));
+        while let Some(done) = merging.next().await {
+            absorb(counts, done?);
+        }
+        Ok::<_, SyncError>(())
     };
     let (fetched, merged) = tokio::join!(fetch, merge);
     merged?;
