@@ -27,6 +27,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     load(&store, cards).await?;
     println!("loaded {cards} cards x 61 days in {:.1?}", t.elapsed());
+    // COPY went around the daily-flow merge, which keeps the monthly rollup; build it as an import would.
+    let t = Instant::now();
+    let from = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).expect("date");
+    let to = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+    let written = gsl_sync::store::reports::rebuild_flow_rollup(&store, from, to).await?;
+    sqlx::query("ANALYZE sim_flow_monthly")
+        .execute(store.pool())
+        .await?;
+    println!(
+        "monthly rollup of {written} card-months rebuilt in {:.1?}",
+        t.elapsed()
+    );
     for by in [
         GroupBy::Account,
         GroupBy::Plan,

@@ -126,10 +126,10 @@ pub async fn usage_report(
     let start = parse_month(month)?;
     let next = start + Months::new(1);
     let prev = start - Months::new(1);
-    let figures = reports::usage_by_group(store, start, next, prev, by).await?;
+    let figures = reports::usage_by_group(store, start, prev, by).await?;
     let days = reports::daily_totals(store, start, next).await?;
     let statuses = reports::status_counts(store).await?;
-    let (no_usage, sample) = reports::no_usage_cards(store, start, next, NO_USAGE_SAMPLE).await?;
+    let (no_usage, sample) = reports::no_usage_cards(store, start, NO_USAGE_SAMPLE).await?;
     let total: f64 = figures.iter().map(|f| f.daily_mb).sum();
     let mut groups: Vec<GroupLine> = figures.iter().map(|f| line(f, total)).collect();
     let groups_total = groups.len();
@@ -138,7 +138,7 @@ pub async fn usage_report(
     }
     // Per-card totals avoid double counting cards that carry several tags.
     let per_card = if by == GroupBy::Tag {
-        reports::usage_by_group(store, start, next, prev, GroupBy::Account).await?
+        reports::usage_by_group(store, start, prev, GroupBy::Account).await?
     } else {
         figures
     };

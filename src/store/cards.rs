@@ -180,10 +180,7 @@ impl Store {
         .await?;
         copy_in(
             &mut tx,
-            &format!(
-                "COPY stage_cards ({}) FROM STDIN",
-                CARD_COLUMNS.join(", ")
-            ),
+            &format!("COPY stage_cards ({}) FROM STDIN", CARD_COLUMNS.join(", ")),
             encode(&rows),
         )
         .await?;
@@ -399,12 +396,26 @@ mod tests {
 
     #[test]
     fn staging_columns_match_the_encoder() {
-        let line = encode(&[card(1, 1.0, "2026-11-19")]);
+        let line = encode(&[&card(1, 1.0, "2026-11-19")]);
         let fields = String::from_utf8(line)
             .unwrap()
             .trim_end()
             .split('\t')
             .count();
-        assert_eq!(fields, CARD_COLUMNS.len() + 1);
+        assert_eq!(fields, CARD_COLUMNS.len());
+    }
+
+    #[test]
+    fn a_card_listed_twice_in_a_batch_keeps_its_last_listing_in_order() {
+        let rows = [
+            card(1, 1.0, "2026-11-19"),
+            card(2, 2.0, "2026-11-19"),
+            card(1, 3.0, "2026-11-19"),
+        ];
+        let kept: Vec<(i64, Option<f64>)> = last_per_card(&rows)
+            .iter()
+            .map(|r| (r.sim_card_id, r.flow_used_mb))
+            .collect();
+        assert_eq!(kept, [(2, Some(2.0)), (1, Some(3.0))]);
     }
 }

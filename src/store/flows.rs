@@ -23,6 +23,20 @@ const MERGE_DAILY: &str = "WITH keys AS (SELECT DISTINCT sim_card_id, day FROM s
         (SELECT count(*) FROM merged) - ((SELECT count(*) FROM keys) - (SELECT n FROM existed)),
         (SELECT count(*) FROM keys)";
 
+// Re-sums the card-months the staged rows touched, from sim_daily_flow itself (so a rerun or a correction
+// leaves the rollup exact); LATERAL keeps it to one primary-key range scan per card-month.
+const ROLLUP_MONTHLY: &str = "INSERT INTO sim_flow_monthly AS m (account, sim_card_id, month, flow_mb, days, used_days)
+   SELECT $1, k.sim_card_id, k.month, a.flow_mb, a.days, a.used_days
+   FROM (SELECT DISTINCT sim_card_id, date_trunc('month', day)::date AS month FROM stage_daily_flow) k,
+   LATERAL (SELECT coalesce(sum(f.flow_mb), 0) AS flow_mb, count(*)::int AS days,
+                   (count(*) FILTER (WHERE f.flow_mb > 0))::int AS used_days
+            FROM sim_daily_flow f
+            WHERE f.account = $1 AND f.sim_card_id = k.sim_card_id
+              AND f.day >= k.month AND f.day < (k.month + interval '1 month')::date) a
+   ON CONFLICT (account, sim_card_id, month) DO UPDATE
+   SET flow_mb = EXCLUDED.flow_mb, days = EXCLUDED.days, used_days = EXCLUDED.used_days
+   WHERE (m.flow_mb, m.days, m.used_days) IS DISTINCT FROM (EXCLUDED.flow_mb, EXCLUDED.days, EXCLUDED.used_days)";
+
 const MERGE_MONTHLY: &str = "WITH merged AS (
    INSERT INTO sim_monthly_usage AS m (account, sim_card_id, iccid, billing_cycle, flow_used_mb)
    SELECT DISTINCT ON (sim_card_id, billing_cycle) $1, sim_card_id, iccid, billing_cycle, flow_used_mb
@@ -42,11 +56,13 @@ fn stats((inserted, updated, distinct): (i64, i64, i64)) -> MergeStats {
     }
 }
 
-/// A staged merge: the temp table, the COPY into it, and the statement that merges it and counts.
+/// A staged merge: the temp table, the COPY into it, the statement that merges it and counts, and what must
+/// follow in the same transaction.
 struct Staged {
     create: &'static str,
     copy: &'static str,
     merge: &'static str,
+    then: Option<&'static str>,
 }
 
 impl Store {
@@ -66,6 +82,9 @@ impl Store {
             .bind(account)
             .fetch_one(&mut *tx)
             .await?;
+        if let Some(then) = staged.then {
+            sqlx::query(then).bind(account).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(counts)
     }
@@ -99,6 +118,7 @@ impl Store {
                          (ord bigint, sim_card_id bigint, iccid text, day date, flow_mb double precision) ON COMMIT DELETE ROWS",
                 copy: "COPY stage_daily_flow FROM STDIN",
                 merge: MERGE_DAILY,
+                then: Some(ROLLUP_MONTHLY),
             }, data)
             .await?;
         Ok(stats(counts))
@@ -129,6 +149,7 @@ impl Store {
                          (ord bigint, sim_card_id bigint, iccid text, billing_cycle date, flow_used_mb double precision) ON COMMIT DELETE ROWS",
                 copy: "COPY stage_monthly FROM STDIN",
                 merge: MERGE_MONTHLY,
+                then: None,
             }, data)
             .await?;
         Ok(stats(counts))
@@ -193,6 +214,26 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(mb, 3.0, "the last of duplicates wins");
+        // The monthly rollup follows every merge, corrections included.
+        store
+            .merge_daily_flow(&f, "main", &[row(1, "2026-11-02", 4.0)])
+            .await
+            .unwrap();
+        let rollup: Vec<(i64, NaiveDate, f64, i32, i32)> = sqlx::query_as(
+            "SELECT sim_card_id, month, flow_mb, days, used_days FROM sim_flow_monthly ORDER BY 1, 2",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let m = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(
+            rollup,
+            [
+                (1, m("2026-10-01"), 1.5, 1, 1),
+                (1, m("2026-11-01"), 7.0, 2, 2),
+                (2, m("2026-11-01"), 0.0, 1, 0),
+            ]
+        );
     }
 
     #[sqlx::test(migrator = "crate::store::MIGRATOR")]

@@ -63,6 +63,13 @@ impl Store {
                 sqlx::query(&format!("DROP TABLE IF EXISTS {child}"))
                     .execute(self.pool())
                     .await?;
+                if parent == "sim_daily_flow" {
+                    // The month's rollup goes with the rows it summed.
+                    sqlx::query("DELETE FROM sim_flow_monthly WHERE month = $1")
+                        .bind(month)
+                        .execute(self.pool())
+                        .await?;
+                }
                 self.forget_partition(&child);
                 dropped.push(child);
             }

@@ -47,38 +47,39 @@ const TAG_JOIN: &str = "LEFT JOIN LATERAL (SELECT DISTINCT x AS tag FROM \
      unnest(regexp_split_to_array(coalesce(c.tag_names, ''), '[[:space:],;，、]+')) x WHERE x <> '') t ON true";
 
 /// Per-group sums: daily flow of the month, month-usages of the cycle and the previous month's daily flow.
-/// Aggregates per card first (hash aggregates over the month's partitions), then joins the card table once.
+/// Reads the per-card monthly rollup (one row per card and month), then joins the card table once.
 pub async fn usage_by_group(
     store: &Store,
     month: NaiveDate,
-    next: NaiveDate,
     prev: NaiveDate,
     by: GroupBy,
 ) -> Result<Vec<GroupFigures>> {
     let tag_join = if by == GroupBy::Tag { TAG_JOIN } else { "" };
     let sql = format!(
-        "WITH cur AS (SELECT account, sim_card_id, sum(flow_mb) AS mb FROM sim_daily_flow \
-                      WHERE day >= $1 AND day < $2 GROUP BY 1, 2), \
-              prv AS (SELECT account, sim_card_id, sum(flow_mb) AS mb FROM sim_daily_flow \
-                      WHERE day >= $3 AND day < $1 GROUP BY 1, 2), \
-              mon AS (SELECT account, sim_card_id, flow_used_mb AS mb FROM sim_monthly_usage \
-                      WHERE billing_cycle = $1), \
-              k AS (SELECT account, sim_card_id FROM cur UNION SELECT account, sim_card_id FROM mon \
-                    UNION SELECT account, sim_card_id FROM prv) \
-         SELECT {g} AS grp, count(*) AS cards, coalesce(sum(cur.mb), 0) AS daily, sum(mon.mb) AS monthly, \
-                coalesce(sum(prv.mb), 0) AS prev \
-         FROM k LEFT JOIN cur USING (account, sim_card_id) LEFT JOIN prv USING (account, sim_card_id) \
-                LEFT JOIN mon USING (account, sim_card_id) \
-                LEFT JOIN sim_cards c ON c.account = k.account AND c.sim_card_id = k.sim_card_id {tag_join} \
+        "WITH k AS (SELECT account, sim_card_id, sum(cur) AS cur, sum(mon) AS mon, sum(prv) AS prv FROM ( \
+                SELECT account, sim_card_id, CASE WHEN month = $1 THEN flow_mb END AS cur, NULL::float8 AS mon, \
+                       CASE WHEN month = $2 THEN flow_mb END AS prv \
+                FROM sim_flow_monthly WHERE month IN ($1, $2) \
+                UNION ALL SELECT account, sim_card_id, NULL, flow_used_mb, NULL \
+                FROM sim_monthly_usage WHERE billing_cycle = $1) u GROUP BY 1, 2) \
+         SELECT {g} AS grp, count(*) AS cards, coalesce(sum(k.cur), 0) AS daily, sum(k.mon) AS monthly, \
+                coalesce(sum(k.prv), 0) AS prev \
+         FROM k LEFT JOIN sim_cards c ON c.account = k.account AND c.sim_card_id = k.sim_card_id {tag_join} \
          GROUP BY 1 ORDER BY daily DESC, grp",
         g = group_expr(by)
     );
+    // One hash aggregate over a row per card and month: at a million cards it needs ~100 MB, and spilling it
+    // to disk at the default work_mem triples the time. Reports are rare, so they may take it for a moment.
+    let mut tx = store.pool().begin().await?;
+    sqlx::query("SET LOCAL work_mem = '256MB'")
+        .execute(&mut *tx)
+        .await?;
     let rows = sqlx::query(&sql)
         .bind(month)
-        .bind(next)
         .bind(prev)
-        .fetch_all(store.pool())
+        .fetch_all(&mut *tx)
         .await?;
+    tx.commit().await?;
     rows.iter()
         .map(|r| {
             Ok(GroupFigures {
@@ -90,6 +91,36 @@ pub async fn usage_by_group(
             })
         })
         .collect()
+}
+
+/// Re-sums `sim_flow_monthly` for the months in [from, to_excl) from `sim_daily_flow`: after rows were loaded
+/// around the daily-flow merge (a bulk import, a restore). Returns the card-months written.
+pub async fn rebuild_flow_rollup(
+    store: &Store,
+    from: NaiveDate,
+    to_excl: NaiveDate,
+) -> Result<u64> {
+    let mut tx = store.pool().begin().await?;
+    sqlx::query(
+        "DELETE FROM sim_flow_monthly WHERE month >= date_trunc('month', $1::date) AND month < $2",
+    )
+    .bind(from)
+    .bind(to_excl)
+    .execute(&mut *tx)
+    .await?;
+    let written = sqlx::query(
+        "INSERT INTO sim_flow_monthly (account, sim_card_id, month, flow_mb, days, used_days) \
+         SELECT account, sim_card_id, date_trunc('month', day)::date, sum(flow_mb), count(*), \
+                count(*) FILTER (WHERE flow_mb > 0) \
+         FROM sim_daily_flow WHERE day >= date_trunc('month', $1::date) AND day < $2 GROUP BY 1, 2, 3",
+    )
+    .bind(from)
+    .bind(to_excl)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(written)
 }
 
 /// Fleet total per day of the month.
@@ -122,22 +153,19 @@ pub async fn status_counts(store: &Store) -> Result<Vec<(Option<i32>, Option<i32
 pub async fn no_usage_cards(
     store: &Store,
     month: NaiveDate,
-    next: NaiveDate,
     limit: i64,
 ) -> Result<(i64, Vec<String>)> {
     let base = "FROM sim_cards c WHERE c.removed_at IS NULL AND c.sim_status = 20 AND NOT EXISTS \
-                (SELECT 1 FROM sim_daily_flow f WHERE f.account = c.account AND f.sim_card_id = c.sim_card_id \
-                 AND f.day >= $1 AND f.day < $2 AND f.flow_mb > 0)";
+                (SELECT 1 FROM sim_flow_monthly m WHERE m.account = c.account AND m.sim_card_id = c.sim_card_id \
+                 AND m.month = $1 AND m.used_days > 0)";
     let count: i64 = sqlx::query_scalar(&format!("SELECT count(*) {base}"))
         .bind(month)
-        .bind(next)
         .fetch_one(store.pool())
         .await?;
     let sample: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT coalesce(c.iccid, c.sim_card_id::text) {base} ORDER BY 1 LIMIT $3"
+        "SELECT coalesce(c.iccid, c.sim_card_id::text) {base} ORDER BY 1 LIMIT $2"
     ))
     .bind(month)
-    .bind(next)
     .bind(limit)
     .fetch_all(store.pool())
     .await?;
@@ -150,16 +178,27 @@ pub async fn find_card(
     iccid: Option<&str>,
     sim_card_id: Option<i64>,
 ) -> Result<Option<CardState>> {
-    let row = sqlx::query(
+    let sql = String::from(
         "SELECT account, sim_card_id, iccid, price_plan_name, sim_status, operator_status, flow_used_mb, \
                 flow_left_mb, sim_pool_id, data_date FROM sim_cards \
-         WHERE ($1::text IS NOT NULL AND iccid = $1) OR ($2::bigint IS NOT NULL AND sim_card_id = $2) \
-         ORDER BY removed_at NULLS FIRST LIMIT 1",
-    )
-    .bind(iccid)
-    .bind(sim_card_id)
-    .fetch_optional(store.pool())
-    .await?;
+         WHERE {} ORDER BY removed_at NULLS FIRST LIMIT 1",
+    );
+    // One indexed condition per query: an OR of the two would make the planner scan every card.
+    let row = match (iccid, sim_card_id) {
+        (Some(iccid), _) => {
+            sqlx::query(&sql.replace("{}", "iccid = $1"))
+                .bind(iccid)
+                .fetch_optional(store.pool())
+                .await?
+        }
+        (None, Some(id)) => {
+            sqlx::query(&sql.replace("{}", "sim_card_id = $1"))
+                .bind(id)
+                .fetch_optional(store.pool())
+                .await?
+        }
+        (None, None) => None,
+    };
     row.map(|r| {
         Ok(CardState {
             account: r.try_get("account")?,

@@ -57,6 +57,19 @@ async fn seed(pool: &PgPool) {
          UNION ALL SELECT 'main', 3, '8986003', '2026-11-05', 0",
     )
     .execute(pool).await.unwrap();
+    // Rows written around the daily-flow merge need the monthly rollup rebuilt, as after an import.
+    let store = Store::from_pool(pool.clone());
+    let written = gsl_sync::store::reports::rebuild_flow_rollup(
+        &store,
+        "2026-10-01".parse().unwrap(),
+        "2026-12-01".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        written, 4,
+        "card 1 in two months, cards 2 and 3 in November"
+    );
     // Month-usages: card 1 billed on a Unicom-like cycle (differs), card 2 matches.
     sqlx::query(
         "INSERT INTO sim_monthly_usage (account, sim_card_id, iccid, billing_cycle, flow_used_mb) VALUES \
