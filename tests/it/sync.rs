@@ -348,6 +348,19 @@ async fn daily_flow_creates_next_months_partitions_and_drops_those_past_retentio
         .ensure_partitions(d("2020-01-01"), d("2020-01-31"))
         .await
         .unwrap();
+    store
+        .merge_daily_flow(
+            &gsl_sync::store::Fence::unfenced(),
+            "main",
+            &[gsl_sync::store::DailyFlowRow {
+                sim_card_id: 1,
+                iccid: None,
+                day: d("2020-01-15"),
+                flow_mb: 9.0,
+            }],
+        )
+        .await
+        .unwrap();
     let sim = simulator(120, "2026-11-20", false).await;
     assert_ok(
         &run(
@@ -371,4 +384,23 @@ async fn daily_flow_creates_next_months_partitions_and_drops_those_past_retentio
         partitions.iter().any(|p| p.ends_with("2026_12")),
         "next month exists ahead: {partitions:?}"
     );
+    let old_rollups: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sim_flow_monthly WHERE month < '2026-01-01'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(old_rollups, 0, "the dropped month's rollup goes with it");
+    let this_month: f64 =
+        sqlx::query_scalar("SELECT sum(flow_mb) FROM sim_flow_monthly WHERE month = '2026-11-01'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let daily: f64 = sqlx::query_scalar(
+        "SELECT sum(flow_mb) FROM sim_daily_flow WHERE day >= '2026-11-01' AND day < '2026-12-01'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(daily > 0.0);
+    assert!((this_month - daily).abs() < 1e-6, "{this_month} vs {daily}");
 }
