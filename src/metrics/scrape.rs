@@ -9,7 +9,7 @@ use futures::Stream;
 
 use super::options::Shard;
 use super::sims::Rendering;
-use super::table::FAMILY_COUNT;
+use super::table::{header, FAMILY_COUNT};
 
 /// Chunk size of the streamed body: big enough to be cheap, small enough to keep back-pressure.
 const CHUNK: usize = 1 << 20;
@@ -131,18 +131,18 @@ impl<R: Deref<Target = Rendering>> Iterator for Lines<R> {
     type Item = Bytes;
 
     fn next(&mut self) -> Option<Bytes> {
-        let (cards, heads) = (&self.r.cards, &self.r.heads);
+        let cards = &self.r.cards;
         let mut out = Vec::with_capacity(CHUNK + 4096);
         while out.len() < CHUNK && self.family < FAMILY_COUNT {
             if self.card == 0 {
-                out.extend_from_slice(&heads.headers[self.family]);
+                out.extend_from_slice(header(self.family));
             }
             while self.card < cards.len() && out.len() < CHUNK {
                 let wanted = self
                     .shard
                     .is_none_or(|s| s.contains(cards.sim_card_id(self.card)));
                 if wanted {
-                    cards.push_line(heads, self.family, self.card, &mut out);
+                    cards.push_line(self.family, self.card, &mut out);
                 }
                 self.card += 1;
             }

@@ -12,7 +12,7 @@ use futures::TryStreamExt;
 use super::fleet::{billing_cycle, FleetExtras, FleetTotals, QUOTA_KINDS};
 use super::options::MetricsOptions;
 use super::scrape::Lines;
-use super::table::{CardTable, LineHeads, MAX_IDENTITY, VALUE_FAMILIES};
+use super::table::{CardTable, TooLarge, MAX_IDENTITY, VALUE_FAMILIES};
 use super::text::{mb_to_bytes, push_f64, push_i64, push_label_value};
 use crate::store::gauges::CardRow;
 use crate::store::{Store, StoreError};
@@ -29,6 +29,12 @@ pub enum MetricsError {
     Task(#[from] tokio::task::JoinError),
 }
 
+impl From<TooLarge> for MetricsError {
+    fn from(_: TooLarge) -> Self {
+        MetricsError::TooLarge
+    }
+}
+
 /// What a refresh did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RefreshStats {
@@ -43,7 +49,6 @@ pub struct RefreshStats {
 pub struct Rendering {
     /// The per-SIM series, assembled into lines at scrape time (see `CardTable`).
     pub(crate) cards: CardTable,
-    pub(crate) heads: LineHeads,
     /// Whether the per-SIM families (headers included) are exposed at all (`metrics.per_sim`).
     pub(crate) per_sim: bool,
     /// Fleet families; empty on targets other than shard 0.
@@ -210,15 +215,10 @@ impl Builder {
         }
         self.info_tail.clear();
         push_info_tail(&mut self.info_tail, card);
-        let [a, b, c, d, e] = &self.values;
+        let values = self.values.each_ref().map(Vec::as_slice);
         self.cards
-            .push(
-                card.sim_card_id,
-                &self.identity,
-                &[a, b, c, d, e].map(Vec::as_slice),
-                &self.info_tail,
-            )
-            .map_err(|_| MetricsError::TooLarge)
+            .push(card.sim_card_id, &self.identity, &values, &self.info_tail)?;
+        Ok(())
     }
 
     fn finish_plain(mut self, extras: &FleetExtras) -> Rendering {
@@ -234,7 +234,6 @@ impl Builder {
                 ..Default::default()
             },
             cards: self.cards,
-            heads: LineHeads::new(),
             per_sim: self.opts.per_sim,
             fleet: fleet.into(),
             gzip: Bytes::new(),

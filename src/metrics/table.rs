@@ -3,6 +3,8 @@
 //! pre-rendered pieces with memcpy only; storing every line whole would repeat the family name and the
 //! identity six times per card (about 450 bytes a card instead of about 200).
 
+use std::sync::LazyLock;
+
 use super::text::push_header;
 
 /// The value families, in exposition order: name and HELP. `gsl_sim_info` follows them.
@@ -40,8 +42,8 @@ pub(crate) const MAX_IDENTITY: usize = u8::MAX as usize;
 /// Byte lengths of one card's pieces: identity, then the five values (0 = no sample).
 type Lengths = [u8; 1 + VALUE_FAMILIES.len()];
 
-#[derive(Debug, thiserror::Error)]
-#[error("the per-SIM text outgrew 4 GiB; enable sharding or filters")]
+/// A card's piece, or the table's text, outgrew what its index can address.
+#[derive(Debug)]
 pub struct TooLarge;
 
 /// Card `i` owns `text[starts[i]..starts[i + 1]]`: identity, values, then its info line's tail.
@@ -113,7 +115,8 @@ impl CardTable {
     }
 
     /// Appends card `card`'s line of family `family` (0..FAMILY_COUNT), or nothing when it has no sample.
-    pub fn push_line(&self, heads: &LineHeads, family: usize, card: usize, out: &mut Vec<u8>) {
+    pub fn push_line(&self, family: usize, card: usize, out: &mut Vec<u8>) {
+        let prefix = &HEADS.prefixes[family];
         let start = self.starts[card] as usize;
         let lengths = &self.lengths[card];
         let id_end = start + usize::from(lengths[0]);
@@ -128,27 +131,34 @@ impl CardTable {
             if value.is_empty() {
                 return;
             }
-            out.extend_from_slice(&heads.prefixes[family]);
+            out.extend_from_slice(prefix);
             out.extend_from_slice(identity);
             out.extend_from_slice(b"\"} ");
             out.extend_from_slice(value);
             out.push(b'\n');
         } else {
-            out.extend_from_slice(&heads.prefixes[family]);
+            out.extend_from_slice(prefix);
             out.extend_from_slice(identity);
             out.extend_from_slice(&self.text[from..self.starts[card + 1] as usize]);
         }
     }
 }
 
-/// Per family: the HELP/TYPE header and the start of every line, `name{iccid="`.
-pub(crate) struct LineHeads {
-    pub headers: [Vec<u8>; FAMILY_COUNT],
+/// The HELP/TYPE header of per-SIM family `family` (0..FAMILY_COUNT).
+pub(crate) fn header(family: usize) -> &'static [u8] {
+    &HEADS.headers[family]
+}
+
+/// Per family: the HELP/TYPE header and the start of every line, `name{iccid="`; the same for every rendering.
+static HEADS: LazyLock<LineHeads> = LazyLock::new(LineHeads::new);
+
+struct LineHeads {
+    headers: [Vec<u8>; FAMILY_COUNT],
     prefixes: [Vec<u8>; FAMILY_COUNT],
 }
 
 impl LineHeads {
-    pub fn new() -> Self {
+    fn new() -> Self {
         let all = VALUE_FAMILIES.iter().chain([&INFO]);
         let mut headers: [Vec<u8>; FAMILY_COUNT] = Default::default();
         let mut prefixes: [Vec<u8>; FAMILY_COUNT] = Default::default();
@@ -165,10 +175,9 @@ mod tests {
     use super::*;
 
     fn lines(t: &CardTable, family: usize) -> String {
-        let heads = LineHeads::new();
         let mut out = Vec::new();
         for card in 0..t.len() {
-            t.push_line(&heads, family, card, &mut out);
+            t.push_line(family, card, &mut out);
         }
         String::from_utf8(out).unwrap()
     }

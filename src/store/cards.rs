@@ -167,7 +167,10 @@ impl Store {
                 (lo.min(r.data_date), hi.max(r.data_date))
             });
         self.ensure_partitions(min, max).await?;
-        let rows = last_per_card(rows);
+        // Staged in card order, so concurrent merges that share a card (a drifting list) take its row lock
+        // in the same order and cannot deadlock.
+        let mut rows = last_per_card(rows);
+        rows.sort_unstable_by_key(|r| r.sim_card_id);
         let mut tx = self.pool().begin().await?;
         fence.check(&mut tx).await?;
         // Staged rows are unique per card (see `last_per_card`), so the statements below need no DISTINCT.

@@ -178,21 +178,23 @@ pub async fn find_card(
     iccid: Option<&str>,
     sim_card_id: Option<i64>,
 ) -> Result<Option<CardState>> {
-    let sql = String::from(
-        "SELECT account, sim_card_id, iccid, price_plan_name, sim_status, operator_status, flow_used_mb, \
-                flow_left_mb, sim_pool_id, data_date FROM sim_cards \
-         WHERE {} ORDER BY removed_at NULLS FIRST LIMIT 1",
-    );
     // One indexed condition per query: an OR of the two would make the planner scan every card.
+    let query = |condition: &str| {
+        format!(
+            "SELECT account, sim_card_id, iccid, price_plan_name, sim_status, operator_status, flow_used_mb, \
+                    flow_left_mb, sim_pool_id, data_date FROM sim_cards \
+             WHERE {condition} ORDER BY removed_at NULLS FIRST LIMIT 1"
+        )
+    };
     let row = match (iccid, sim_card_id) {
         (Some(iccid), _) => {
-            sqlx::query(&sql.replace("{}", "iccid = $1"))
+            sqlx::query(&query("iccid = $1"))
                 .bind(iccid)
                 .fetch_optional(store.pool())
                 .await?
         }
         (None, Some(id)) => {
-            sqlx::query(&sql.replace("{}", "sim_card_id = $1"))
+            sqlx::query(&query("sim_card_id = $1"))
                 .bind(id)
                 .fetch_optional(store.pool())
                 .await?

@@ -1,7 +1,6 @@
 //! The inventory job: one pass over the card list into `sim_cards` and `sim_snapshots`, with drift handling.
 
 use chrono::Duration;
-
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::engine::{Counts, JobContext, SyncError};
@@ -46,15 +45,13 @@ pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
 const MERGE_ROWS: usize = 5_000;
 
 /// Merge transactions at once: one is bound by a single Postgres backend; two keep the server's cores busy
-/// while the client decodes. Batches hold disjoint listing positions, and rows are staged in card order, so
-/// two merges that share a card (a drifting list) take its row lock in the same order and cannot deadlock.
+/// while the client decodes. `merge_cards` stages rows in card order, so two merges cannot deadlock.
 const MERGES_IN_FLIGHT: usize = 2;
 
 async fn merge_batch(
     ctx: &JobContext<'_>,
-    mut batch: Vec<crate::store::CardRow>,
+    batch: Vec<crate::store::CardRow>,
 ) -> Result<(usize, crate::store::MergeStats), SyncError> {
-    batch.sort_by_key(|r| r.sim_card_id);
     let stats = ctx
         .store
         .merge_cards(ctx.fence, &ctx.account.name, ctx.run_id, &batch)
