@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use gsl_sync::http::{router, serve, HttpState};
 use gsl_sync::metrics::{FleetExtras, MetricsOptions, SimGauges, Telemetry};
-use gsl_sync::store::gauges::CardRow;
+use gsl_sync::store::gauges::GaugeCard;
 use gsl_sync::store::Store;
 use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
 

@@ -1,8 +1,11 @@
-//! The command line, as CONTRACT.md names it; parsing only, the commands live in `app`.
+//! The command line, as the command reference names it; parsing only, the commands live in `app`.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::domain::{GroupBy, OutputFormat, YearMonth};
+use crate::report::ReportRequest;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,7 +31,7 @@ pub enum Command {
     /// Apply the migrations and exit.
     Migrate,
     /// The built-in GSL API simulator.
-    Simulate(SimulateArgs),
+    Simulate(gsl_simulator::SimulateArgs),
     /// Simulator + sync + HTTP in one process: the quick start.
     Demo(DemoArgs),
     /// Usage reports from the database.
@@ -58,40 +61,6 @@ pub enum SyncCommand {
     All,
 }
 
-#[derive(Debug, Clone, Args)]
-pub struct SimulateArgs {
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub listen: std::net::SocketAddr,
-    #[arg(long, default_value_t = 10_000)]
-    pub cards: u64,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// The simulator's "today" (default: the real date in Asia/Shanghai).
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub today: Option<chrono::NaiveDate>,
-    /// Turn GSL's flow control (1/s list, 5/s total) off, for benchmarks.
-    #[arg(long)]
-    pub no_rate_limit: bool,
-    #[arg(long, default_value = "demo")]
-    pub domain: String,
-    #[arg(long, default_value = "demo")]
-    pub user: String,
-    #[arg(long, default_value = "demo")]
-    pub password: String,
-    #[arg(long, default_value = "DEMOAK")]
-    pub access_key: String,
-    #[arg(long, default_value = "DEMOSK")]
-    pub secret_key: String,
-    /// How long issued IAM tokens stay valid.
-    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
-    pub token_lifetime: std::time::Duration,
-    /// Fraction of calls answered 500 GSL.00010003.
-    #[arg(long, default_value_t = 0.0)]
-    pub error_rate: f64,
-    /// Extra latency per call.
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
-    pub latency: std::time::Duration,
-}
 
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
@@ -102,32 +71,30 @@ pub struct DemoArgs {
     pub once: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Csv,
-    Json,
-    Html,
+fn month_arg(s: &str) -> Result<YearMonth, String> {
+    s.parse::<YearMonth>()
+        .ok()
+        .filter(|_| s.trim().len() == 7)
+        .ok_or_else(|| "must be a month like 2026-11".into())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GroupBy {
-    Sim,
-    Pool,
-    Plan,
-    Tag,
-    Account,
+fn group_by_arg(s: &str) -> Result<GroupBy, String> {
+    GroupBy::from_name(s).ok_or_else(|| "must be one of sim, pool, plan, tag, account".into())
+}
+
+fn format_arg(s: &str) -> Result<OutputFormat, String> {
+    OutputFormat::from_name(s).ok_or_else(|| "must be one of table, csv, json, html".into())
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// Usage of one month, grouped.
     Usage {
-        #[arg(long, value_name = "YYYY-MM")]
-        month: String,
-        #[arg(long, value_enum, default_value_t = GroupBy::Sim)]
+        #[arg(long, value_name = "YYYY-MM", value_parser = month_arg)]
+        month: YearMonth,
+        #[arg(long, value_name = "sim|pool|plan|tag|account", default_value = "sim", value_parser = group_by_arg)]
         group_by: GroupBy,
-        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        #[arg(long, value_name = "table|csv|json|html", default_value = "table", value_parser = format_arg)]
         format: OutputFormat,
         #[arg(long)]
         top: Option<usize>,
@@ -146,9 +113,40 @@ pub enum ReportCommand {
         from: Option<chrono::NaiveDate>,
         #[arg(long, value_name = "YYYY-MM-DD")]
         to: Option<chrono::NaiveDate>,
-        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        #[arg(long, value_name = "table|csv|json|html", default_value = "table", value_parser = format_arg)]
         format: OutputFormat,
     },
+}
+
+impl ReportCommand {
+    pub fn into_request(self) -> ReportRequest {
+        match self {
+            Self::Usage {
+                month,
+                group_by,
+                format,
+                top,
+            } => ReportRequest::Usage {
+                month,
+                group_by,
+                format,
+                top,
+            },
+            Self::Sim {
+                iccid,
+                sim_card_id,
+                from,
+                to,
+                format,
+            } => ReportRequest::Sim {
+                iccid,
+                sim_card_id,
+                from,
+                to,
+                format,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

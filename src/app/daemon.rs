@@ -9,9 +9,9 @@ use super::hooks::DaemonHooks;
 use super::AppError;
 use crate::config::Settings;
 use crate::http::{router, serve, HttpState};
-use crate::metrics::{MetricsOptions, SimGauges, Telemetry};
+use crate::metrics::{MetricsOptions, SimGauges};
+use crate::telemetry::Telemetry;
 use crate::sync::daemon::{Daemon, ElectionTimings};
-use crate::sync::Engine;
 
 /// How often due notifications are retried between syncs (a receiver that was down gets them here).
 const NOTIFY_EVERY: Duration = Duration::from_secs(60);
@@ -29,8 +29,7 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         tracing::warn!(error = %e, "could not read the last runs for the freshness gauges");
     }
     let engine = Arc::new(
-        Engine::new(store.clone(), &settings, telemetry.clone())
-            .map_err(|e| AppError::Usage(e.to_string()))?,
+        super::engine(store.clone(), &settings, &telemetry)?,
     );
     let listener = tokio::net::TcpListener::bind(settings.http.listen)
         .await

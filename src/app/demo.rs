@@ -11,13 +11,15 @@ use tokio_util::sync::CancellationToken;
 use super::temp_pg::{self, TempCluster};
 use super::AppError;
 use crate::cli::{DemoArgs, SyncCommand};
-use crate::config::{AccountSettings, AuthSettings, Settings};
+use crate::config::{AccountSettings, Settings};
+use crate::gsl::Auth;
 use crate::http::{router, serve, HttpState};
-use crate::metrics::{MetricsOptions, SimGauges, Telemetry};
+use crate::metrics::{MetricsOptions, SimGauges};
+use crate::telemetry::Telemetry;
 use crate::simulator::{self, SimulatorOptions};
 use crate::store::Store;
 use crate::sync::progress::{ProgressEvent, ProgressSink};
-use crate::sync::{Engine, JobRequest};
+use crate::sync::JobRequest;
 
 const DEMO_DATABASE: &str = "gsl_sync_demo";
 
@@ -46,8 +48,7 @@ pub async fn run(
 
     let telemetry = Telemetry::new();
     let progress = Arc::new(ProgressLine::default());
-    let engine = Engine::new(store.clone(), &settings, telemetry.clone())
-        .map_err(|e| AppError::Failed(e.to_string()))?
+    let engine = super::engine(store.clone(), &settings, &telemetry)?
         .with_progress(progress.clone());
     let cancel = CancellationToken::new();
     super::cancel_on_signal(cancel.clone());
@@ -167,7 +168,7 @@ fn demo_account(base_url: &str) -> Result<AccountSettings, AppError> {
     Ok(AccountSettings {
         name: "demo".into(),
         endpoint: url.clone(),
-        auth: AuthSettings::Password {
+        auth: Auth::Password {
             iam_endpoint: url,
             domain: "demo".into(),
             user: "demo".into(),

@@ -1,10 +1,13 @@
 //! What follows a sync: refresh the gauges, evaluate alert rules, deliver notifications.
 
+use std::sync::Arc;
+
 use chrono::{Duration, Utc};
 
 use crate::alerts::Notifier;
 use crate::config::Settings;
-use crate::metrics::{MetricsOptions, SimGauges, Telemetry};
+use crate::metrics::{MetricsOptions, SimGauges};
+use crate::telemetry::Telemetry;
 use crate::store::Store;
 use crate::sync::daemon::AfterJob;
 use crate::sync::{JobKind, JobReport};
@@ -30,7 +33,7 @@ pub async fn deliver_due(store: &Store, settings: &Settings, telemetry: &Telemet
     if settings.alerts.alertmanager_url.is_none() && settings.alerts.webhook_url.is_none() {
         return;
     }
-    match Notifier::new(store.clone(), &settings.alerts, telemetry.clone()) {
+    match Notifier::new(store.clone(), &settings.alerts, Arc::new(telemetry.clone())) {
         Ok(notifier) => {
             let stats = notifier.deliver_due().await;
             tracing::debug!(

@@ -1,10 +1,14 @@
 //! The edge: turns a parsed command line and the configuration into running jobs, and errors into exit codes.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{Settings, EXAMPLE_TOML};
+use crate::gsl::{CallObserver, GslClient};
 use crate::store::Store;
+use crate::sync::{Account, Engine};
+use crate::telemetry::Telemetry;
 
 mod daemon;
 mod demo;
@@ -83,7 +87,7 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
         Command::Report(cmd) => {
             let store = connect(&settings).await?;
             let mut out = std::io::stdout().lock();
-            crate::report::run_report(&store, &cmd, settings.sync.timezone, &mut out)
+            crate::report::run_report(&store, &cmd.into_request(), settings.sync.timezone, &mut out)
                 .await
                 .map_err(|e| match e {
                     crate::report::ReportError::BadParameter(_) => AppError::Usage(e.to_string()),
@@ -91,6 +95,22 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
                 })
         }
     }
+}
+
+/// An engine over every configured account, reporting API calls and runs into `telemetry`.
+pub fn engine(store: Store, settings: &Settings, telemetry: &Telemetry) -> Result<Engine, AppError> {
+    let calls: Arc<dyn CallObserver> = Arc::new(telemetry.clone());
+    let accounts = settings
+        .accounts
+        .iter()
+        .map(|a| {
+            GslClient::new(a.client_settings(&settings.sync), calls.clone())
+                .map(Account::new)
+                .map_err(|e| AppError::Usage(format!("accounts.{}: {e}", a.name)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Engine::new(store, accounts, settings.sync.clone(), Arc::new(telemetry.clone()))
+        .with_holder(&settings.instance))
 }
 
 /// Connects to the configured database (creating it when missing and allowed).

@@ -5,9 +5,9 @@ use tokio_util::sync::CancellationToken;
 use super::AppError;
 use crate::cli::SyncCommand;
 use crate::config::Settings;
-use crate::metrics::Telemetry;
+use crate::telemetry::Telemetry;
 use crate::store::{LeaderLock, Store};
-use crate::sync::planner::{FlowPeriod, YearMonth};
+use crate::domain::{FlowPeriod, YearMonth};
 use crate::sync::{Engine, JobKind, JobReport, JobRequest};
 
 pub async fn run(settings: &Settings, cmd: &SyncCommand) -> Result<(), AppError> {
@@ -19,8 +19,7 @@ pub async fn run(settings: &Settings, cmd: &SyncCommand) -> Result<(), AppError>
     let request = request_of(cmd)?;
     let store = super::connect(settings).await?;
     let telemetry = Telemetry::new();
-    let engine = Engine::new(store.clone(), settings, telemetry)
-        .map_err(|e| AppError::Usage(e.to_string()))?;
+    let engine = super::engine(store.clone(), settings, &telemetry)?;
     let cancel = CancellationToken::new();
     super::cancel_on_signal(cancel.clone());
     let reports = run_jobs(&store, &engine, settings, cmd, request, &cancel).await?;
@@ -83,7 +82,9 @@ fn request_of(cmd: &SyncCommand) -> Result<JobRequest, AppError> {
         SyncCommand::DailyFlow { date: Some(d), .. } => {
             Ok(JobRequest::DailyFlow(FlowPeriod::Date(*d)))
         }
-        SyncCommand::DailyFlow { month: Some(m), .. } => YearMonth::parse(m)
+        SyncCommand::DailyFlow { month: Some(m), .. } => m
+            .parse::<YearMonth>()
+            .ok()
             .filter(|_| m.len() == 7)
             .map(|ym| JobRequest::DailyFlow(FlowPeriod::Month(ym)))
             .ok_or_else(|| AppError::Usage(format!("--month {m:?} must look like YYYY-MM"))),

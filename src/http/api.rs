@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::cli::GroupBy;
+use crate::domain::{GroupBy, YearMonth};
 use crate::report::{self, text, ReportError};
 use crate::store::Store;
 
@@ -40,44 +40,48 @@ struct DailyParams {
     to: Option<String>,
 }
 
-fn bad(msg: impl Into<String>) -> ReportError {
-    ReportError::BadParameter(msg.into())
+/// A report error as the API answers it.
+struct ApiError(ReportError);
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        Self(e)
+    }
 }
 
-impl IntoResponse for ReportError {
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError(ReportError::BadParameter(msg.into()))
+}
+
+impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = match &self {
+        let status = match &self.0 {
             ReportError::BadParameter(_) => StatusCode::BAD_REQUEST,
             ReportError::UnknownCard(_) => StatusCode::NOT_FOUND,
             ReportError::Store(_) | ReportError::Io(_) => {
-                tracing::warn!(error = %self, "report API failed");
+                tracing::warn!(error = %self.0, "report API failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
         (
             status,
-            Json(serde_json::json!({ "error": self.to_string() })),
+            Json(serde_json::json!({ "error": self.0.to_string() })),
         )
             .into_response()
     }
 }
 
-fn parse_group(s: Option<&str>) -> Result<GroupBy, ReportError> {
-    Ok(match s.unwrap_or("sim") {
-        "sim" => GroupBy::Sim,
-        "pool" => GroupBy::Pool,
-        "plan" => GroupBy::Plan,
-        "tag" => GroupBy::Tag,
-        "account" => GroupBy::Account,
-        other => {
-            return Err(bad(format!(
-                "group_by must be sim|pool|plan|tag|account, got {other:?}"
-            )))
-        }
+fn parse_group(s: Option<&str>) -> Result<GroupBy, ApiError> {
+    let name = s.unwrap_or("sim");
+    GroupBy::from_name(name).ok_or_else(|| {
+        bad(format!(
+            "group_by must be sim|pool|plan|tag|account, got {:?}",
+            name.chars().take(32).collect::<String>()
+        ))
     })
 }
 
-fn parse_day(s: Option<&str>, name: &str) -> Result<Option<NaiveDate>, ReportError> {
+fn parse_day(s: Option<&str>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
     s.map(|d| {
         NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| bad(format!("{name} must be YYYY-MM-DD")))
@@ -88,7 +92,7 @@ fn parse_day(s: Option<&str>, name: &str) -> Result<Option<NaiveDate>, ReportErr
 async fn usage(
     State(st): State<ApiState>,
     Query(p): Query<UsageParams>,
-) -> Result<Response, ReportError> {
+) -> Result<Response, ApiError> {
     let month = p.month.ok_or_else(|| bad("month=YYYY-MM is required"))?;
     let by = parse_group(p.group_by.as_deref())?;
     let top = p
@@ -103,8 +107,8 @@ async fn usage(
         "csv" => true,
         other => return Err(bad(format!("format must be json|csv, got {other:?}"))),
     };
-    report::parse_month(&month)?;
-    let r = report::usage_report(&st.store, &month, by, top).await?;
+    let month: YearMonth = month.parse().map_err(|e: crate::domain::BadYearMonth| bad(e.to_string()))?;
+    let r = report::usage_report(&st.store, month, by, top).await?;
     Ok(if csv {
         (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
@@ -120,7 +124,7 @@ async fn sim_daily(
     State(st): State<ApiState>,
     Path(iccid): Path<String>,
     Query(p): Query<DailyParams>,
-) -> Result<Response, ReportError> {
+) -> Result<Response, ApiError> {
     let from = parse_day(p.from.as_deref(), "from")?;
     let to = parse_day(p.to.as_deref(), "to")?;
     let r = report::sim_report(&st.store, Some(&iccid), None, from, to, st.tz).await?;

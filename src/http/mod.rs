@@ -12,7 +12,8 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
-use crate::metrics::{scrape, MetricsOptions, ScrapeRequest, Shard, SimGauges, Telemetry};
+use crate::metrics::{scrape, MetricsOptions, ScrapeRequest, Shard, SimGauges};
+use crate::telemetry::Telemetry;
 use crate::store::Store;
 
 /// Everything the handlers need; cheap to clone.

@@ -9,6 +9,5 @@ mod metrics;
 mod report;
 mod resilience;
 mod simulator;
-mod store;
 mod sync;
 mod tidy;

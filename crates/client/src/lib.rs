@@ -1,0 +1,42 @@
+//! The GSL client: HTTP, auth, pacing, retries and typed models. It knows nothing of Postgres.
+
+pub mod auth;
+pub mod client;
+mod de;
+pub mod error;
+pub mod models;
+pub mod observe;
+pub mod pacing;
+pub mod pager;
+pub mod sign;
+pub mod types;
+
+pub use auth::Auth;
+pub use client::{ClientSettings, GslClient};
+pub use error::{ErrorBody, GslError};
+pub use models::{
+    BackPool, BackPoolPage, CardFlow, DailyFlowDay, FlowUsage, MonthUsage, PoolMember,
+    PoolMemberPage, PoolPage, SimCard, SimCardPage, SimPool,
+};
+pub use observe::{CallObserver, NoopObserver, Operation};
+pub use pager::{CardPager, PagingDrift};
+pub use types::{
+    BadYearMonth, CardSelector, DailyFlowQuery, FlowPeriod, ListSimCardsQuery, PoolQuery,
+    SimCardRef, WorkOrderId, YearMonth,
+};
+
+/// Decoders exposed for benchmarks and fuzzing: a raw body in, a typed value or `GslError::Decode` out.
+pub mod decode {
+    use super::error::{decode, decode_list};
+    use super::{DailyFlowDay, GslError, MonthUsage, Operation, SimCardPage};
+
+    pub fn sim_card_page(body: &[u8]) -> Result<SimCardPage, GslError> {
+        decode(Operation::ListSimCards, body)
+    }
+    pub fn daily_flow(body: &[u8]) -> Result<Vec<DailyFlowDay>, GslError> {
+        decode_list(Operation::DailyFlow, body, &["sim_flows", "data"])
+    }
+    pub fn month_usages(body: &[u8]) -> Result<Vec<MonthUsage>, GslError> {
+        decode_list(Operation::MonthUsages, body, &["month_usages"])
+    }
+}

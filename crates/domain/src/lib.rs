@@ -1,0 +1,15 @@
+//! The vocabulary every gsl-sync crate shares. It depends on no other crate of the workspace, does no I/O and
+//! knows nothing of HTTP, SQL or the command line.
+
+pub mod backoff;
+mod month;
+mod period;
+mod report;
+mod tags;
+mod usage;
+
+pub use month::{BadYearMonth, YearMonth};
+pub use period::FlowPeriod;
+pub use report::{GroupBy, OutputFormat};
+pub use tags::{normalize_tags, split_tags, TAG_SEPARATORS};
+pub use usage::usage_ratio;

@@ -1,0 +1,23 @@
+//! Sync jobs: the only crate that wires the GSL client to the store.
+//!
+//! `engine` runs a job for every account and records it; `inventory`, `daily_flow`, `monthly` and `pools`
+//! are the jobs; `planner` decides the daily-flow calls; `schedule` and `daemon` run jobs on time on exactly
+//! one replica.
+
+pub mod daemon;
+mod daily_flow;
+pub mod engine;
+mod observe;
+mod inventory;
+mod map;
+mod monthly;
+pub mod planner;
+mod pools;
+pub mod progress;
+pub mod schedule;
+mod settings;
+
+pub use engine::{Account, Engine, JobReport, JobRequest, SyncError};
+pub use observe::{NoopRunObserver, RunObserver};
+pub use schedule::JobKind;
+pub use settings::SyncSettings;

@@ -1,0 +1,386 @@
+//! Alert SQL: the set-based rule queries, episode reconciliation in `alerts`, and the per-receiver outbox.
+//!
+//! Every rule is one statement over the whole fleet into a temporary `alert_now` table; the episodes are then
+//! reconciled against it in two statements, all in one transaction, so no round-trip is ever made per card.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{Postgres, Transaction};
+
+use super::{Result, Store};
+
+/// The alert names this module raises (CONTRACT.md); episodes of other kinds are never touched.
+pub const KINDS: [&str; 7] = [
+    "GslSimQuotaWarning",
+    "GslSimQuotaCritical",
+    "GslSimSuspended",
+    "GslSimExhaustionProjected",
+    "GslSimUsageAnomaly",
+    "GslPoolQuotaWarning",
+    "GslPoolQuotaCritical",
+];
+
+/// A threshold override as the SQL sees it; a `None` threshold keeps the global one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OverrideRow {
+    pub price_plan: Option<String>,
+    pub sim_pool_id: Option<i64>,
+    pub tag: Option<String>,
+    pub warning: Option<f64>,
+    pub critical: Option<f64>,
+}
+
+/// Everything the rule queries need, in plain values.
+#[derive(Debug, Clone)]
+pub struct RuleParams {
+    pub as_of: NaiveDate,
+    pub warning: f64,
+    pub critical: f64,
+    pub overrides: Vec<OverrideRow>,
+    pub projection_days: f64,
+    pub projection_window_days: i32,
+    pub anomaly_baseline_days: i32,
+    pub anomaly_min_history_days: i64,
+    pub anomaly_factor: f64,
+    pub anomaly_min_mb: f64,
+}
+
+/// What one reconciliation changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EpisodeChanges {
+    pub opened: u64,
+    pub resolved: u64,
+    pub open: u64,
+}
+
+/// An episode due for delivery to one receiver.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DueAlert {
+    pub id: i64,
+    pub account: String,
+    pub kind: String,
+    pub severity: String,
+    pub sim_card_id: Option<i64>,
+    pub iccid: Option<String>,
+    pub sim_pool_id: Option<i64>,
+    pub started_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub value: Option<f64>,
+    pub threshold: Option<f64>,
+    /// The `details` jsonb as text (the sqlx json feature is not enabled).
+    pub details: String,
+}
+
+const CREATE_TEMP: &str = "
+CREATE TEMP TABLE alert_now (
+    account text NOT NULL, kind text NOT NULL, severity text NOT NULL, sim_card_id bigint, iccid text,
+    sim_pool_id bigint, subject text NOT NULL, value double precision, threshold double precision,
+    details jsonb NOT NULL
+) ON COMMIT DROP";
+
+const LOAD_OVERRIDES: &str = "
+CREATE TEMP TABLE alert_overrides ON COMMIT DROP AS
+SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::float8[], $6::float8[])
+    AS o(ord, price_plan, sim_pool_id, tag, warning, critical)";
+
+const CARD_RATIOS: &str = "
+CREATE TEMP TABLE alert_card_ratio ON COMMIT DROP AS
+SELECT c.account, c.sim_card_id, c.iccid, c.data_date,
+       c.flow_used_mb AS used, c.flow_left_mb AS left_mb,
+       c.flow_used_mb / (c.flow_used_mb + c.flow_left_mb) AS ratio,
+       coalesce(t.warning, $1) AS warn, coalesce(t.critical, $2) AS crit
+FROM sim_cards c
+LEFT JOIN LATERAL (THRESHOLDS) t ON true
+WHERE c.removed_at IS NULL AND c.flow_used_mb >= 0 AND c.flow_left_mb >= 0
+  AND c.flow_used_mb + c.flow_left_mb > 0";
+
+// Tags: `sim_cards.tags`, split once when the card was written; the first match wins by level (plan, pool, tag),
+// then by position in the configuration.
+const CARD_OVERRIDE: &str = "
+    SELECT o.warning, o.critical FROM alert_overrides o
+    WHERE o.price_plan = c.price_plan_name
+       OR o.sim_pool_id = c.sim_pool_id
+       OR o.tag = ANY(c.tags)
+    ORDER BY CASE WHEN o.price_plan = c.price_plan_name THEN 0
+                  WHEN o.sim_pool_id = c.sim_pool_id THEN 1 ELSE 2 END, o.ord
+    LIMIT 1";
+
+// Without overrides the per-card lookup is skipped: it is most of the cost at a million cards.
+const NO_OVERRIDE: &str = "SELECT NULL::float8 AS warning, NULL::float8 AS critical";
+
+const RULE_QUOTA: &str = "
+INSERT INTO alert_now
+SELECT account,
+       CASE WHEN ratio >= crit THEN 'GslSimQuotaCritical' ELSE 'GslSimQuotaWarning' END,
+       CASE WHEN ratio >= crit THEN 'critical' ELSE 'warning' END,
+       sim_card_id, iccid, NULL, 'sim:' || sim_card_id, ratio,
+       CASE WHEN ratio >= crit THEN crit ELSE warn END,
+       jsonb_build_object('flow_used_mb', used, 'flow_left_mb', left_mb, 'data_date', data_date)
+FROM alert_card_ratio WHERE ratio >= warn";
+
+const RULE_SUSPENDED: &str = "
+INSERT INTO alert_now
+SELECT account, 'GslSimSuspended', 'critical', sim_card_id, iccid, NULL, 'sim:' || sim_card_id,
+       operator_status, NULL, jsonb_build_object('operator_status', operator_status)
+FROM sim_cards WHERE removed_at IS NULL AND operator_status IS NOT NULL AND operator_status <> -1";
+
+// The recent rate counts days without a row as zero: it is the window's total over the window's length.
+const RULE_PROJECTION: &str = "
+INSERT INTO alert_now
+SELECT c.account, 'GslSimExhaustionProjected', 'warning', c.sim_card_id, c.iccid, NULL,
+       'sim:' || c.sim_card_id, c.left_mb / f.rate, $3,
+       jsonb_build_object('daily_rate_mb', f.rate, 'flow_left_mb', c.left_mb,
+           'projected_date', $1::date + ceil(c.left_mb / f.rate)::int)
+FROM alert_card_ratio c
+JOIN (SELECT account, sim_card_id, sum(flow_mb) / $2 AS rate
+      FROM sim_daily_flow WHERE day > $1::date - $2 AND day <= $1::date
+      GROUP BY account, sim_card_id) f
+  ON f.account = c.account AND f.sim_card_id = c.sim_card_id
+WHERE c.ratio < c.warn AND f.rate > 0 AND c.left_mb / f.rate <= $3";
+
+// Only cards over the absolute floor on the day are looked at, so the median runs over few cards.
+const RULE_ANOMALY: &str = "
+INSERT INTO alert_now
+SELECT s.account, 'GslSimUsageAnomaly', 'warning', s.sim_card_id, c.iccid, NULL, 'sim:' || s.sim_card_id,
+       s.flow_mb, $4 * b.median,
+       jsonb_build_object('flow_mb', s.flow_mb, 'baseline_mb', b.median, 'baseline_days', b.n,
+           'factor', $4, 'day', $1::date)
+FROM (SELECT account, sim_card_id, flow_mb FROM sim_daily_flow WHERE day = $1::date AND flow_mb > $5) s
+JOIN LATERAL (
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY h.flow_mb) AS median, count(*) AS n
+    FROM sim_daily_flow h
+    WHERE h.account = s.account AND h.sim_card_id = s.sim_card_id
+      AND h.day >= $1::date - $2 AND h.day < $1::date
+) b ON true
+JOIN sim_cards c ON c.account = s.account AND c.sim_card_id = s.sim_card_id AND c.removed_at IS NULL
+WHERE b.n >= $3 AND s.flow_mb > $4 * b.median";
+
+const RULE_POOL: &str = "
+INSERT INTO alert_now
+SELECT u.account,
+       CASE WHEN u.ratio >= u.crit THEN 'GslPoolQuotaCritical' ELSE 'GslPoolQuotaWarning' END,
+       CASE WHEN u.ratio >= u.crit THEN 'critical' ELSE 'warning' END,
+       NULL, NULL, u.sim_pool_id, 'pool:' || u.kind || ':' || u.sim_pool_id, u.ratio,
+       CASE WHEN u.ratio >= u.crit THEN u.crit ELSE u.warn END,
+       jsonb_build_object('pool_kind', u.kind, 'pool_name', u.pool_name, 'billing_cycle', u.billing_cycle,
+           'flow_used_mb', u.flow_used_mb, 'flow_total_mb', u.flow_total_mb)
+FROM (
+    SELECT cur.*, cur.flow_used_mb / cur.flow_total_mb AS ratio,
+           coalesce(t.warning, $1) AS warn, coalesce(t.critical, $2) AS crit
+    FROM (
+        SELECT DISTINCT ON (pu.account, pu.kind, pu.sim_pool_id) pu.*, p.pool_name, p.removed_at
+        FROM sim_pool_usage pu
+        LEFT JOIN sim_pools p
+          ON p.account = pu.account AND p.kind = pu.kind AND p.sim_pool_id = pu.sim_pool_id
+        ORDER BY pu.account, pu.kind, pu.sim_pool_id, pu.billing_cycle DESC
+    ) cur
+    LEFT JOIN LATERAL (
+        SELECT o.warning, o.critical FROM alert_overrides o
+        WHERE o.sim_pool_id = cur.sim_pool_id ORDER BY o.ord LIMIT 1
+    ) t ON true
+    WHERE cur.removed_at IS NULL AND cur.flow_total_mb > 0 AND cur.flow_used_mb >= 0
+) u
+WHERE u.ratio >= u.warn";
+
+const RESOLVE: &str = "
+UPDATE alerts a SET resolved_at = $1
+WHERE a.resolved_at IS NULL AND a.kind = ANY($2)
+  AND NOT EXISTS (SELECT 1 FROM alert_now n
+                  WHERE n.account = a.account AND n.kind = a.kind AND n.subject = a.subject)";
+
+// A condition that still holds keeps its episode; only its figures are refreshed, and only when they moved.
+const OPEN: &str = "
+WITH up AS (
+    INSERT INTO alerts AS a (account, kind, severity, sim_card_id, iccid, sim_pool_id, subject, started_at,
+                             value, threshold, details)
+    SELECT account, kind, severity, sim_card_id, iccid, sim_pool_id, subject, $1, value, threshold, details
+    FROM alert_now
+    ON CONFLICT (account, kind, subject) WHERE resolved_at IS NULL DO UPDATE
+        SET value = EXCLUDED.value, threshold = EXCLUDED.threshold, details = EXCLUDED.details,
+            iccid = EXCLUDED.iccid
+        WHERE (a.value, a.threshold, a.details, a.iccid)
+              IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.threshold, EXCLUDED.details, EXCLUDED.iccid)
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) FROM up";
+
+const DUE: &str = "
+SELECT * FROM (
+    SELECT a.id, a.account, a.kind, a.severity, a.sim_card_id, a.iccid, a.sim_pool_id, a.started_at,
+           a.resolved_at, a.value, a.threshold, a.details::text AS details
+    FROM alerts a
+    LEFT JOIN alert_deliveries d ON d.alert_id = a.id AND d.receiver = $1
+    WHERE a.resolved_at IS NULL AND (d.last_sent_at IS NULL OR d.last_sent_at <= $2)
+    UNION ALL
+    SELECT a.id, a.account, a.kind, a.severity, a.sim_card_id, a.iccid, a.sim_pool_id, a.started_at,
+           a.resolved_at, a.value, a.threshold, a.details::text AS details
+    FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
+    WHERE d.receiver = $1 AND d.resolve_sent_at IS NULL AND a.resolved_at IS NOT NULL
+) due ORDER BY id LIMIT $3";
+
+impl Store {
+    /// Evaluates every rule over the fleet and reconciles the episodes in `alerts`, in one transaction.
+    pub async fn reconcile_alerts(
+        &self,
+        params: &RuleParams,
+        now: DateTime<Utc>,
+    ) -> Result<EpisodeChanges> {
+        let mut tx = self.pool().begin().await?;
+        collect_conditions(&mut tx, params).await?;
+        let kinds: Vec<String> = KINDS.iter().map(|k| k.to_string()).collect();
+        let resolved = sqlx::query(RESOLVE)
+            .bind(now)
+            .bind(&kinds)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let opened: i64 = sqlx::query_scalar(OPEN)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM alert_now")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(EpisodeChanges {
+            opened: u64::try_from(opened).unwrap_or(0),
+            resolved,
+            open: u64::try_from(open).unwrap_or(0),
+        })
+    }
+
+    /// Up to `limit` episodes due at `receiver`: firing ones never sent there or last sent at or before
+    /// `resend_before`, and resolved ones whose firing reached it but whose resolution did not.
+    pub async fn due_alerts(
+        &self,
+        receiver: &str,
+        resend_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<DueAlert>> {
+        Ok(sqlx::query_as(DUE)
+            .bind(receiver)
+            .bind(resend_before)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Records that `receiver` accepted the firing notifications of `ids` at `now`.
+    pub async fn mark_firing_sent(
+        &self,
+        receiver: &str,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO alert_deliveries (alert_id, receiver, last_sent_at)
+             SELECT id, $2, $3 FROM unnest($1::bigint[]) id
+             ON CONFLICT (alert_id, receiver) DO UPDATE SET last_sent_at = EXCLUDED.last_sent_at",
+        )
+        .bind(ids)
+        .bind(receiver)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE alerts SET last_notified_at = $2 WHERE id = ANY($1)")
+            .bind(ids)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that `receiver` accepted the resolved notifications of `ids` at `now`.
+    pub async fn mark_resolve_sent(
+        &self,
+        receiver: &str,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE alert_deliveries SET resolve_sent_at = $3
+             WHERE alert_id = ANY($1) AND receiver = $2",
+        )
+        .bind(ids)
+        .bind(receiver)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE alerts SET resolve_notified_at = coalesce(resolve_notified_at, $2)
+             WHERE id = ANY($1)",
+        )
+        .bind(ids)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn collect_conditions(tx: &mut Transaction<'_, Postgres>, p: &RuleParams) -> Result<()> {
+    sqlx::query(CREATE_TEMP).execute(&mut **tx).await?;
+    load_overrides(tx, &p.overrides).await?;
+    let lookup = if p.overrides.is_empty() {
+        NO_OVERRIDE
+    } else {
+        CARD_OVERRIDE
+    };
+    sqlx::query(&CARD_RATIOS.replace("THRESHOLDS", lookup))
+        .bind(p.warning)
+        .bind(p.critical)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("ANALYZE alert_card_ratio")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(RULE_QUOTA).execute(&mut **tx).await?;
+    sqlx::query(RULE_SUSPENDED).execute(&mut **tx).await?;
+    sqlx::query(RULE_PROJECTION)
+        .bind(p.as_of)
+        .bind(p.projection_window_days.max(1))
+        .bind(p.projection_days)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(RULE_ANOMALY)
+        .bind(p.as_of)
+        .bind(p.anomaly_baseline_days)
+        .bind(p.anomaly_min_history_days)
+        .bind(p.anomaly_factor)
+        .bind(p.anomaly_min_mb)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(RULE_POOL)
+        .bind(p.warning)
+        .bind(p.critical)
+        .execute(&mut **tx)
+        .await?;
+    // Temporary tables get no statistics from autovacuum; without them the reconciliation plans badly.
+    sqlx::query("CREATE INDEX ON alert_now (account, kind, subject)")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("ANALYZE alert_now").execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn load_overrides(tx: &mut Transaction<'_, Postgres>, rows: &[OverrideRow]) -> Result<()> {
+    let ord: Vec<i32> = (0..rows.len() as i32).collect();
+    let plans: Vec<Option<String>> = rows.iter().map(|r| r.price_plan.clone()).collect();
+    let pools: Vec<Option<i64>> = rows.iter().map(|r| r.sim_pool_id).collect();
+    let tags: Vec<Option<String>> = rows.iter().map(|r| r.tag.clone()).collect();
+    let warn: Vec<Option<f64>> = rows.iter().map(|r| r.warning).collect();
+    let crit: Vec<Option<f64>> = rows.iter().map(|r| r.critical).collect();
+    sqlx::query(LOAD_OVERRIDES)
+        .bind(ord)
+        .bind(plans)
+        .bind(pools)
+        .bind(tags)
+        .bind(warn)
+        .bind(crit)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

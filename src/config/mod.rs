@@ -1,0 +1,429 @@
+//! Configuration: embedded defaults → file → `GSL_SYNC__…` environment, validated once into typed values.
+//!
+//! `raw` is the layered form (every key, as written), `validate` turns it into the typed settings each crate
+//! defines for itself, `redact` keeps secrets out of `Debug` and `config check`. Nothing else in the program
+//! reads files or environment variables for settings.
+
+mod raw;
+mod redact;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use gsl_alerts::AlertSettings;
+use gsl_client::{Auth, ClientSettings};
+use gsl_jobs::SyncSettings;
+use gsl_metrics::MetricsSettings;
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+pub use redact::redact_url;
+pub use validate::validate_cron;
+
+/// The commented defaults, embedded so the binary runs without any file.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+/// The commented example printed by `config example`.
+pub const EXAMPLE_TOML: &str = include_str!("../../config/example.toml");
+
+const ENV_PREFIX: &str = "GSL_SYNC";
+
+/// A configuration problem: always names the key and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct ConfigError {
+    pub key: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, problem: impl fmt::Display) -> Self {
+        Self {
+            key: key.into(),
+            problem: problem.to_string(),
+        }
+    }
+}
+
+/// The validated configuration the rest of the program uses.
+#[derive(Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub accounts: Vec<AccountSettings>,
+    pub sync: SyncSettings,
+    pub http: HttpSettings,
+    pub metrics: MetricsSettings,
+    pub alerts: AlertSettings,
+    pub log: LogSettings,
+    /// This replica's name in `sync_runs` and leases: `$HOSTNAME:PID`.
+    pub instance: String,
+    raw: raw::RawSettings,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every part redacts its own secrets; the raw form is left out (it is what `config check` prints).
+        f.debug_struct("Settings")
+            .field("database", &self.database)
+            .field("accounts", &self.accounts)
+            .field("sync", &self.sync)
+            .field("http", &self.http)
+            .field("metrics", &self.metrics)
+            .field("alerts", &self.alerts)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(self.url.expose_secret()))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// One GSL account: where it is, how it authenticates (`Auth` redacts its own secrets) and its rate budget.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    pub name: String,
+    pub endpoint: Url,
+    pub auth: Auth,
+    pub list_rate_per_second: f64,
+    pub total_rate_per_second: f64,
+}
+
+impl AccountSettings {
+    /// The client's settings for this account, with the timeouts and retries of `[sync]`.
+    pub fn client_settings(&self, sync: &SyncSettings) -> ClientSettings {
+        ClientSettings {
+            account: self.name.clone(),
+            endpoint: self.endpoint.clone(),
+            auth: self.auth.clone(),
+            list_rate_per_second: self.list_rate_per_second,
+            total_rate_per_second: self.total_rate_per_second,
+            request_timeout: sync.request_timeout,
+            connect_timeout: sync.connect_timeout,
+            max_retries: sync.max_retries,
+            retry_base_delay: sync.retry_base_delay,
+            retry_max_delay: sync.retry_max_delay,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+/// Where the configuration comes from, besides the embedded defaults.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    pub file: Option<std::path::PathBuf>,
+    /// Environment variables; `None` reads the process environment.
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+impl Settings {
+    /// Loads and validates the configuration from the process environment and an optional file.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(&Sources {
+            file: file.map(Path::to_path_buf),
+            env: None,
+        })
+    }
+
+    pub fn load_from(sources: &Sources) -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = match &sources.env {
+            Some(env) => env.clone(),
+            None => std::env::vars().collect(),
+        };
+        let file = sources
+            .file
+            .clone()
+            .or_else(|| env.get("GSL_SYNC_CONFIG").map(Into::into));
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = &file {
+            if !path.exists() {
+                return Err(ConfigError::new(
+                    "--config",
+                    format!("{} does not exist", path.display()),
+                ));
+            }
+            builder = builder
+                .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
+        }
+        let env_source = config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("__")
+            .separator("__")
+            .source(Some(env.clone().into_iter().collect()));
+        builder = builder.add_source(env_source);
+        let db_key = format!("{ENV_PREFIX}__DATABASE__URL");
+        if let (Some(url), false) = (env.get("DATABASE_URL"), env.contains_key(&db_key)) {
+            builder = builder
+                .set_override("database.url", url.as_str())
+                .map_err(|e| ConfigError::new("DATABASE_URL", e))?;
+        }
+        let merged = builder.build().map_err(config_error)?;
+        let raw: raw::RawSettings = merged.try_deserialize().map_err(config_error)?;
+        let host = env.get("HOSTNAME").map_or("gsl-sync", String::as_str);
+        raw.validate(format!("{host}:{}", std::process::id()))
+    }
+
+    pub fn account(&self, name: &str) -> Option<&AccountSettings> {
+        self.accounts.iter().find(|a| a.name == name)
+    }
+
+    /// The configuration as loaded, as TOML, with every secret replaced by `***`; it loads back as the
+    /// same settings (secrets aside). Changes made to the typed fields after loading are not in it.
+    pub fn to_redacted_toml(&self) -> String {
+        // Serializing plain strings, numbers, tables and arrays cannot fail.
+        toml::to_string(&self.raw.redacted()).unwrap_or_default()
+    }
+}
+
+fn config_error(e: config::ConfigError) -> ConfigError {
+    // The config crate's messages already name the key ("missing field `x`", "invalid type ... for key `y`").
+    ConfigError::new("config", e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)], file: Option<&str>) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file.map(|body| {
+            let p = dir.path().join("c.toml");
+            std::fs::write(&p, body).unwrap();
+            p
+        });
+        Settings::load_from(&Sources {
+            file: path,
+            env: Some(
+                env.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        })
+    }
+
+    fn err_key(env: &[(&str, &str)], file: Option<&str>) -> String {
+        load(env, file).expect_err("should be rejected").key
+    }
+
+    #[test]
+    fn defaults_alone_are_valid_and_have_no_account() {
+        let s = load(&[], None).unwrap();
+        assert!(s.accounts.is_empty());
+        assert_eq!(s.sync.timezone, chrono_tz::Asia::Shanghai);
+        assert_eq!(s.sync.page_size, 500);
+        assert_eq!(s.http.listen.port(), 9860);
+    }
+
+    #[test]
+    fn environment_overrides_file_and_database_url_fallback() {
+        let file =
+            "[accounts.main]\nauth = \"token\"\ntoken = \"from-file\"\n[sync]\npage_size = 100\n";
+        let s = load(
+            &[
+                ("GSL_SYNC__SYNC__PAGE_SIZE", "200"),
+                ("DATABASE_URL", "postgres://x@h/db"),
+            ],
+            Some(file),
+        )
+        .unwrap();
+        assert_eq!(s.sync.page_size, 200);
+        assert_eq!(s.database.url.expose_secret(), "postgres://x@h/db");
+        let s = load(
+            &[
+                ("GSL_SYNC__DATABASE__URL", "postgres://a@h/one"),
+                ("DATABASE_URL", "postgres://b@h/two"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.database.url.expose_secret(), "postgres://a@h/one");
+    }
+
+    #[test]
+    fn account_secrets_come_from_env_and_never_show() {
+        let file = "[accounts.main]\nauth = \"password\"\ndomain = \"d\"\nuser = \"u\"\n";
+        let s = load(
+            &[("GSL_SYNC__ACCOUNTS__MAIN__PASSWORD", "hunter2-secret")],
+            Some(file),
+        )
+        .unwrap();
+        let acct = s.account("main").unwrap();
+        assert!(
+            matches!(&acct.auth, Auth::Password { password, .. } if password.expose_secret() == "hunter2-secret")
+        );
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!s.to_redacted_toml().contains("hunter2"));
+    }
+
+    #[test]
+    fn database_password_is_redacted() {
+        let s = load(&[("DATABASE_URL", "postgres://u:topsecret@h/db")], None).unwrap();
+        assert!(!format!("{s:?}").contains("topsecret"));
+        assert!(!s.to_redacted_toml().contains("topsecret"));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        assert_eq!(
+            err_key(&[("GSL_SYNC__SYNC__TIMEZONE", "Mars/Olympus")], None),
+            "sync.timezone"
+        );
+        assert_eq!(
+            err_key(&[("GSL_SYNC__SYNC__REQUEST_TIMEOUT", "soon")], None),
+            "sync.request_timeout"
+        );
+        assert_eq!(
+            err_key(&[("GSL_SYNC__SYNC__INVENTORY_SCHEDULE", "0 0 * *")], None),
+            "sync.inventory_schedule"
+        );
+        assert_eq!(
+            err_key(
+                &[("GSL_SYNC__SYNC__DAILY_FLOW_SCHEDULE", "0 99 2 * * *")],
+                None
+            ),
+            "sync.daily_flow_schedule"
+        );
+        assert_eq!(
+            err_key(&[("GSL_SYNC__SYNC__PAGE_SIZE", "501")], None),
+            "sync.page_size"
+        );
+        assert_eq!(
+            err_key(&[("GSL_SYNC__HTTP__LISTEN", "nowhere")], None),
+            "http.listen"
+        );
+        assert_eq!(
+            err_key(&[("GSL_SYNC__ALERTS__WARNING_RATIO", "0.95")], None),
+            "alerts.critical_ratio"
+        );
+        assert_eq!(
+            err_key(&[("GSL_SYNC__LOG__FORMAT", "xml")], None),
+            "log.format"
+        );
+        assert_eq!(
+            err_key(&[("DATABASE_URL", "mysql://x")], None),
+            "database.url"
+        );
+        assert_eq!(
+            err_key(
+                &[],
+                Some("[accounts.main]\nauth = \"aksk\"\naccess_key = \"AK\"\n")
+            ),
+            "accounts.main.secret_key"
+        );
+        assert_eq!(
+            err_key(&[], Some("[accounts.main]\nauth = \"magic\"\n")),
+            "accounts.main.auth"
+        );
+        assert_eq!(
+            err_key(
+                &[],
+                Some("[accounts.main]\nauth = \"token\"\ntoken = \"t\"\nendpoint = \"ftp://x\"\n")
+            ),
+            "accounts.main.endpoint"
+        );
+        assert_eq!(
+            err_key(&[], Some("[[alerts.overrides]]\nwarning_ratio = 0.5\n")),
+            "alerts.overrides[0]"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let e = load(&[], Some("[sync]\npage_sise = 10\n")).unwrap_err();
+        assert!(e.problem.contains("page_sise"), "{e}");
+    }
+
+    #[test]
+    fn example_config_is_valid_once_secrets_are_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("example.toml");
+        std::fs::write(&p, EXAMPLE_TOML).unwrap();
+        let s = Settings::load_from(&Sources {
+            file: Some(p),
+            env: Some(
+                [
+                    ("GSL_SYNC__ACCOUNTS__MAIN__PASSWORD", "pw"),
+                    ("GSL_SYNC__ACCOUNTS__LAB__SECRET_KEY", "sk"),
+                ]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ),
+        })
+        .unwrap();
+        assert_eq!(s.accounts.len(), 2);
+        assert_eq!(s.alerts.overrides.len(), 1);
+    }
+
+    #[test]
+    fn redacted_toml_round_trips_through_the_loader() {
+        let s = load(
+            &[],
+            Some("[accounts.main]\nauth = \"token\"\ntoken = \"tok\"\n"),
+        )
+        .unwrap();
+        let text = s.to_redacted_toml();
+        let again = load(&[], Some(&text)).unwrap();
+        assert_eq!(again.to_redacted_toml(), text);
+        assert_eq!(format!("{again:?}"), format!("{s:?}"), "the same settings");
+    }
+
+    #[test]
+    fn check_output_is_toml_even_with_unusual_characters() {
+        let file = "[accounts.main]\nauth = \"password\"\ndomain = \"d\\u0301\\u200b\\\"q\"\nuser = \"用户\"\npassword = \"pw\"\n\
+                    [[alerts.overrides]]\ntag = \"华北，x\"\nwarning_ratio = 0.5\n";
+        let s = load(&[], Some(file)).unwrap();
+        let text = s.to_redacted_toml();
+        let value: toml::Value = text.parse().expect("config check prints TOML");
+        assert_eq!(value["accounts"]["main"]["domain"].as_str(), Some("d\u{301}\u{200b}\"q"));
+        assert_eq!(value["accounts"]["main"]["password"].as_str(), Some("***"));
+        let again = load(&[], Some(&text)).unwrap();
+        assert_eq!(format!("{again:?}"), format!("{s:?}"));
+    }
+
+    #[test]
+    fn sentinel_credentials_in_every_url_never_show() {
+        let s = load(
+            &[
+                ("DATABASE_URL", "postgres://u:SENTINEL_DB@h/db"),
+                ("GSL_SYNC__ALERTS__ALERTMANAGER_URL", "https://am:SENTINEL_AM@am.example"),
+                ("GSL_SYNC__ALERTS__WEBHOOK_URL", "https://SENTINEL_HOOK@hook.example/x"),
+            ],
+            None,
+        )
+        .unwrap();
+        for shown in [format!("{s:?}"), s.to_redacted_toml()] {
+            assert!(!shown.contains("SENTINEL"), "{shown}");
+        }
+    }
+}
