@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use gsl_sync::config::{Settings, Sources};
-use gsl_sync::metrics::Telemetry;
+use gsl_sync::domain::FlowPeriod;
 use gsl_sync::simulator::{self, RateLimits, SimulatorHandle, SimulatorOptions};
 use gsl_sync::store::{Fence, Store};
-use gsl_sync::sync::planner::FlowPeriod;
 use gsl_sync::sync::{Engine, JobKind, JobReport, JobRequest};
+use gsl_sync::telemetry::Telemetry;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
@@ -138,7 +138,7 @@ async fn fleet_scale(n: u64) {
     .await
     .expect("simulator");
     let store = fresh_store("gsl_sync_bench_sync").await;
-    let engine = Engine::new(store.clone(), &settings(&sim, false), Telemetry::new())
+    let engine = gsl_sync::app::engine(store.clone(), &settings(&sim, false), &Telemetry::new())
         .expect("engine")
         .with_today(today);
     let rss_before = vm("VmRSS:");
@@ -216,7 +216,7 @@ async fn paced_nightly(n: u64) {
     .await
     .expect("simulator");
     let store = fresh_store("gsl_sync_bench_paced").await;
-    let first = Engine::new(store.clone(), &settings(&sim, false), Telemetry::new())
+    let first = gsl_sync::app::engine(store.clone(), &settings(&sim, false), &Telemetry::new())
         .unwrap()
         .with_today(today);
     run(&first, JobKind::Inventory, JobRequest::Scheduled).await;
@@ -226,7 +226,7 @@ async fn paced_nightly(n: u64) {
     sim.set_today(next);
     sim.set_rate_limit(Some(RateLimits::default()));
     sim.reset_stats();
-    let engine = Engine::new(store.clone(), &settings(&sim, true), Telemetry::new())
+    let engine = gsl_sync::app::engine(store.clone(), &settings(&sim, true), &Telemetry::new())
         .unwrap()
         .with_today(next);
     let started = Instant::now();

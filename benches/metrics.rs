@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use gsl_sync::http::{router, serve, HttpState};
-use gsl_sync::metrics::{FleetExtras, MetricsOptions, SimGauges, Telemetry};
+use gsl_sync::metrics::{FleetExtras, MetricsOptions, SimGauges};
 use gsl_sync::store::gauges::GaugeCard;
 use gsl_sync::store::Store;
+use gsl_sync::telemetry::Telemetry;
 use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
 
 const PLANS: [&str; 5] = [
@@ -20,10 +21,10 @@ const PLANS: [&str; 5] = [
     "IoT 10MB",
 ];
 
-fn rows(n: u64) -> impl Iterator<Item = CardRow> {
+fn rows(n: u64) -> impl Iterator<Item = GaugeCard> {
     (0..n).map(|i| {
         let used = ((i * 37) % 10_240) as f64 + 0.5;
-        CardRow {
+        GaugeCard {
             account: if i % 10 == 0 {
                 "other".into()
             } else {
@@ -39,7 +40,7 @@ fn rows(n: u64) -> impl Iterator<Item = CardRow> {
             price_plan_name: Some(PLANS[(i % 5) as usize].into()),
             flow_used_mb: Some(used),
             flow_left_mb: Some(10_240.0 - used),
-            tag_names: Some("fleet-a".into()),
+            tags: vec!["fleet-a".into()],
             data_date: NaiveDate::from_ymd_opt(2026, 3, 9),
         }
     })

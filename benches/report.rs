@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use gsl_sync::cli::GroupBy;
+use gsl_sync::domain::GroupBy;
 use gsl_sync::report::{sim_report, usage_report};
 use gsl_sync::store::Store;
 use secrecy::SecretString;
@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         GroupBy::Sim,
     ] {
         let t = Instant::now();
-        let r = usage_report(&store, "2026-11", by, Some(20)).await?;
+        let r = usage_report(&store, "2026-11".parse().unwrap(), by, Some(20)).await?;
         println!(
             "monthly report by {:<8} {:>8.2?}  ({} groups)",
             format!("{by:?}"),

@@ -61,7 +61,6 @@ pub enum SyncCommand {
     All,
 }
 
-
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     #[arg(long, default_value_t = 10_000)]

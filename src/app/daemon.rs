@@ -10,8 +10,8 @@ use super::AppError;
 use crate::config::Settings;
 use crate::http::{router, serve, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges};
-use crate::telemetry::Telemetry;
 use crate::sync::daemon::{Daemon, ElectionTimings};
+use crate::telemetry::Telemetry;
 
 /// How often due notifications are retried between syncs (a receiver that was down gets them here).
 const NOTIFY_EVERY: Duration = Duration::from_secs(60);
@@ -28,9 +28,7 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     if let Err(e) = telemetry.seed_from_store(&store).await {
         tracing::warn!(error = %e, "could not read the last runs for the freshness gauges");
     }
-    let engine = Arc::new(
-        super::engine(store.clone(), &settings, &telemetry)?,
-    );
+    let engine = Arc::new(super::engine(store.clone(), &settings, &telemetry)?);
     let listener = tokio::net::TcpListener::bind(settings.http.listen)
         .await
         .map_err(|e| AppError::Failed(format!("http.listen {}: {e}", settings.http.listen)))?;

@@ -15,11 +15,11 @@ use crate::config::{AccountSettings, Settings};
 use crate::gsl::Auth;
 use crate::http::{router, serve, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges};
-use crate::telemetry::Telemetry;
 use crate::simulator::{self, SimulatorOptions};
 use crate::store::Store;
 use crate::sync::progress::{ProgressEvent, ProgressSink};
 use crate::sync::JobRequest;
+use crate::telemetry::Telemetry;
 
 const DEMO_DATABASE: &str = "gsl_sync_demo";
 
@@ -48,8 +48,8 @@ pub async fn run(
 
     let telemetry = Telemetry::new();
     let progress = Arc::new(ProgressLine::default());
-    let engine = super::engine(store.clone(), &settings, &telemetry)?
-        .with_progress(progress.clone());
+    let engine =
+        super::engine(store.clone(), &settings, &telemetry)?.with_progress(progress.clone());
     let cancel = CancellationToken::new();
     super::cancel_on_signal(cancel.clone());
     let started = Instant::now();

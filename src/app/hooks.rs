@@ -7,10 +7,10 @@ use chrono::{Duration, Utc};
 use crate::alerts::Notifier;
 use crate::config::Settings;
 use crate::metrics::{MetricsOptions, SimGauges};
-use crate::telemetry::Telemetry;
 use crate::store::Store;
 use crate::sync::daemon::AfterJob;
 use crate::sync::{JobKind, JobReport};
+use crate::telemetry::Telemetry;
 
 /// Evaluates the alert rules as of yesterday (the newest usage day) and sends what is due.
 pub async fn evaluate_and_notify(store: &Store, settings: &Settings, telemetry: &Telemetry) {

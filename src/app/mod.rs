@@ -58,10 +58,6 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
         print!("{EXAMPLE_TOML}");
         return Ok(());
     }
-    let database_configured = cli.config.is_some()
-        || std::env::var_os("DATABASE_URL").is_some()
-        || std::env::var_os("GSL_SYNC__DATABASE__URL").is_some()
-        || std::env::var_os("GSL_SYNC_CONFIG").is_some();
     let settings = Settings::load(cli.config.as_deref())?;
     crate::telemetry::init(settings.log.format);
     match cli.command {
@@ -83,22 +79,34 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             sync_cmd::run(&settings, &cmd).await
         }
         Command::Run => daemon::run(settings).await,
-        Command::Demo(args) => demo::run(settings, &args, database_configured).await,
+        Command::Demo(args) => {
+            let explicit = settings.database_explicit;
+            demo::run(settings, &args, explicit).await
+        }
         Command::Report(cmd) => {
             let store = connect(&settings).await?;
             let mut out = std::io::stdout().lock();
-            crate::report::run_report(&store, &cmd.into_request(), settings.sync.timezone, &mut out)
-                .await
-                .map_err(|e| match e {
-                    crate::report::ReportError::BadParameter(_) => AppError::Usage(e.to_string()),
-                    other => AppError::Failed(other.to_string()),
-                })
+            crate::report::run_report(
+                &store,
+                &cmd.into_request(),
+                settings.sync.timezone,
+                &mut out,
+            )
+            .await
+            .map_err(|e| match e {
+                crate::report::ReportError::BadParameter(_) => AppError::Usage(e.to_string()),
+                other => AppError::Failed(other.to_string()),
+            })
         }
     }
 }
 
 /// An engine over every configured account, reporting API calls and runs into `telemetry`.
-pub fn engine(store: Store, settings: &Settings, telemetry: &Telemetry) -> Result<Engine, AppError> {
+pub fn engine(
+    store: Store,
+    settings: &Settings,
+    telemetry: &Telemetry,
+) -> Result<Engine, AppError> {
     let calls: Arc<dyn CallObserver> = Arc::new(telemetry.clone());
     let accounts = settings
         .accounts
@@ -109,8 +117,13 @@ pub fn engine(store: Store, settings: &Settings, telemetry: &Telemetry) -> Resul
                 .map_err(|e| AppError::Usage(format!("accounts.{}: {e}", a.name)))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Engine::new(store, accounts, settings.sync.clone(), Arc::new(telemetry.clone()))
-        .with_holder(&settings.instance))
+    Ok(Engine::new(
+        store,
+        accounts,
+        settings.sync.clone(),
+        Arc::new(telemetry.clone()),
+    )
+    .with_holder(&settings.instance))
 }
 
 /// Connects to the configured database (creating it when missing and allowed).

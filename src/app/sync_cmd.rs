@@ -5,10 +5,10 @@ use tokio_util::sync::CancellationToken;
 use super::AppError;
 use crate::cli::SyncCommand;
 use crate::config::Settings;
-use crate::telemetry::Telemetry;
-use crate::store::{LeaderLock, Store};
 use crate::domain::{FlowPeriod, YearMonth};
+use crate::store::{LeaderLock, Store};
 use crate::sync::{Engine, JobKind, JobReport, JobRequest};
+use crate::telemetry::Telemetry;
 
 pub async fn run(settings: &Settings, cmd: &SyncCommand) -> Result<(), AppError> {
     if settings.accounts.is_empty() {

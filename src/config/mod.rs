@@ -59,6 +59,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// This replica's name in `sync_runs` and leases: `$HOSTNAME:PID`.
     pub instance: String,
+    /// True when a file or the environment set the database, not only the built-in default.
+    pub database_explicit: bool,
     raw: raw::RawSettings,
 }
 
@@ -190,7 +192,10 @@ impl Settings {
         let merged = builder.build().map_err(config_error)?;
         let raw: raw::RawSettings = merged.try_deserialize().map_err(config_error)?;
         let host = env.get("HOSTNAME").map_or("gsl-sync", String::as_str);
-        raw.validate(format!("{host}:{}", std::process::id()))
+        let mut settings = raw.validate(format!("{host}:{}", std::process::id()))?;
+        settings.database_explicit =
+            file.is_some() || env.contains_key("DATABASE_URL") || env.contains_key(&db_key);
+        Ok(settings)
     }
 
     pub fn account(&self, name: &str) -> Option<&AccountSettings> {
@@ -405,7 +410,10 @@ mod tests {
         let s = load(&[], Some(file)).unwrap();
         let text = s.to_redacted_toml();
         let value: toml::Value = text.parse().expect("config check prints TOML");
-        assert_eq!(value["accounts"]["main"]["domain"].as_str(), Some("d\u{301}\u{200b}\"q"));
+        assert_eq!(
+            value["accounts"]["main"]["domain"].as_str(),
+            Some("d\u{301}\u{200b}\"q")
+        );
         assert_eq!(value["accounts"]["main"]["password"].as_str(), Some("***"));
         let again = load(&[], Some(&text)).unwrap();
         assert_eq!(format!("{again:?}"), format!("{s:?}"));
@@ -416,8 +424,14 @@ mod tests {
         let s = load(
             &[
                 ("DATABASE_URL", "postgres://u:SENTINEL_DB@h/db"),
-                ("GSL_SYNC__ALERTS__ALERTMANAGER_URL", "https://am:SENTINEL_AM@am.example"),
-                ("GSL_SYNC__ALERTS__WEBHOOK_URL", "https://SENTINEL_HOOK@hook.example/x"),
+                (
+                    "GSL_SYNC__ALERTS__ALERTMANAGER_URL",
+                    "https://am:SENTINEL_AM@am.example",
+                ),
+                (
+                    "GSL_SYNC__ALERTS__WEBHOOK_URL",
+                    "https://SENTINEL_HOOK@hook.example/x",
+                ),
             ],
             None,
         )

@@ -141,7 +141,6 @@ pub(super) struct RawLog {
     pub(super) format: String,
 }
 
-
 impl RawSettings {
     /// The same settings with every secret replaced by `***` and passwords cut out of URLs.
     pub(super) fn redacted(&self) -> Self {

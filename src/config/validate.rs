@@ -11,7 +11,9 @@ use gsl_metrics::MetricsSettings;
 use secrecy::SecretString;
 use url::Url;
 
-use super::raw::{RawAccount, RawAlerts, RawDatabase, RawHttp, RawLog, RawMetrics, RawSettings, RawSync};
+use super::raw::{
+    RawAccount, RawAlerts, RawDatabase, RawHttp, RawLog, RawMetrics, RawSettings, RawSync,
+};
 use super::redact::redact_url;
 use super::{
     AccountSettings, ConfigError, DatabaseSettings, HttpSettings, LogFormat, LogSettings, Settings,
@@ -32,6 +34,7 @@ impl RawSettings {
             alerts: alerts(&self.alerts)?,
             log: log(&self.log)?,
             instance,
+            database_explicit: false,
             raw: self.clone(),
         })
     }
@@ -41,7 +44,10 @@ fn database(d: &RawDatabase) -> Result<DatabaseSettings, ConfigError> {
     let u = Url::parse(&d.url)
         .map_err(|e| ConfigError::new("database.url", format!("not a URL ({e})")))?;
     if !matches!(u.scheme(), "postgres" | "postgresql") {
-        return Err(ConfigError::new("database.url", "must start with postgres://"));
+        return Err(ConfigError::new(
+            "database.url",
+            "must start with postgres://",
+        ));
     }
     Ok(DatabaseSettings {
         url: SecretString::from(d.url.clone()),
@@ -133,7 +139,12 @@ fn sync(s: &RawSync) -> Result<SyncSettings, ConfigError> {
     Ok(SyncSettings {
         timezone,
         page_size: in_range("sync.page_size", s.page_size, 10, 500)?,
-        daily_flow_batch_size: in_range("sync.daily_flow_batch_size", s.daily_flow_batch_size, 1, 100)?,
+        daily_flow_batch_size: in_range(
+            "sync.daily_flow_batch_size",
+            s.daily_flow_batch_size,
+            1,
+            100,
+        )?,
         monthly_batch_size: in_range("sync.monthly_batch_size", s.monthly_batch_size, 1, 500)?,
         request_timeout: duration("sync.request_timeout", &s.request_timeout)?,
         connect_timeout: duration("sync.connect_timeout", &s.connect_timeout)?,
@@ -162,13 +173,19 @@ fn http(h: &RawHttp) -> Result<HttpSettings, ConfigError> {
 
 fn metrics(m: &RawMetrics) -> Result<MetricsSettings, ConfigError> {
     if !(0.0..=1.0).contains(&m.min_usage_ratio) {
-        return Err(ConfigError::new("metrics.min_usage_ratio", "must be in 0..=1"));
+        return Err(ConfigError::new(
+            "metrics.min_usage_ratio",
+            "must be in 0..=1",
+        ));
     }
     let total_shards = in_range("metrics.total_shards", m.total_shards, 1, 1024)?;
     if m.shard >= total_shards {
         return Err(ConfigError::new(
             "metrics.shard",
-            format!("{} must be below metrics.total_shards ({total_shards})", m.shard),
+            format!(
+                "{} must be below metrics.total_shards ({total_shards})",
+                m.shard
+            ),
         ));
     }
     Ok(MetricsSettings {
@@ -192,9 +209,16 @@ fn alerts(a: &RawAlerts) -> Result<AlertSettings, ConfigError> {
     }
     for (i, o) in a.overrides.iter().enumerate() {
         let key = format!("alerts.overrides[{i}]");
-        let selectors = [o.price_plan.is_some(), o.sim_pool_id.is_some(), o.tag.is_some()];
+        let selectors = [
+            o.price_plan.is_some(),
+            o.sim_pool_id.is_some(),
+            o.tag.is_some(),
+        ];
         if selectors.iter().filter(|s| **s).count() != 1 {
-            return Err(ConfigError::new(key, "needs exactly one of price_plan, sim_pool_id, tag"));
+            return Err(ConfigError::new(
+                key,
+                "needs exactly one of price_plan, sim_pool_id, tag",
+            ));
         }
         if let Some(w) = o.warning_ratio {
             ratio(&format!("{key}.warning_ratio"), w)?;
@@ -204,15 +228,28 @@ fn alerts(a: &RawAlerts) -> Result<AlertSettings, ConfigError> {
         }
     }
     if !(a.anomaly_factor.is_finite() && a.anomaly_factor > 1.0) {
-        return Err(ConfigError::new("alerts.anomaly_factor", "must be a number above 1"));
+        return Err(ConfigError::new(
+            "alerts.anomaly_factor",
+            "must be a number above 1",
+        ));
     }
     Ok(AlertSettings {
         warning_ratio,
         critical_ratio,
         overrides: a.overrides.clone(),
         projection_days: in_range("alerts.projection_days", a.projection_days, 0, 366)?,
-        projection_window_days: in_range("alerts.projection_window_days", a.projection_window_days, 1, 60)?,
-        anomaly_baseline_days: in_range("alerts.anomaly_baseline_days", a.anomaly_baseline_days, 3, 60)?,
+        projection_window_days: in_range(
+            "alerts.projection_window_days",
+            a.projection_window_days,
+            1,
+            60,
+        )?,
+        anomaly_baseline_days: in_range(
+            "alerts.anomaly_baseline_days",
+            a.anomaly_baseline_days,
+            3,
+            60,
+        )?,
         anomaly_factor: a.anomaly_factor,
         anomaly_min_mb: a.anomaly_min_mb.max(0.0),
         alertmanager_url: optional_url("alerts.alertmanager_url", &a.alertmanager_url)?,
@@ -279,11 +316,19 @@ fn ratio(key: &str, v: f64) -> Result<f64, ConfigError> {
     if v.is_finite() && v > 0.0 && v <= 1.0 {
         Ok(v)
     } else {
-        Err(ConfigError::new(key, format!("{v} must be a ratio in (0, 1]")))
+        Err(ConfigError::new(
+            key,
+            format!("{v} must be a ratio in (0, 1]"),
+        ))
     }
 }
 
-fn in_range<T: PartialOrd + fmt::Display + Copy>(key: &str, v: T, lo: T, hi: T) -> Result<T, ConfigError> {
+fn in_range<T: PartialOrd + fmt::Display + Copy>(
+    key: &str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> Result<T, ConfigError> {
     if v >= lo && v <= hi {
         Ok(v)
     } else {
@@ -295,6 +340,9 @@ fn rate(key: &str, v: f64) -> Result<f64, ConfigError> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
-        Err(ConfigError::new(key, format!("{v} must be a positive number of calls per second")))
+        Err(ConfigError::new(
+            key,
+            format!("{v} must be a positive number of calls per second"),
+        ))
     }
 }

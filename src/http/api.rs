@@ -107,7 +107,9 @@ async fn usage(
         "csv" => true,
         other => return Err(bad(format!("format must be json|csv, got {other:?}"))),
     };
-    let month: YearMonth = month.parse().map_err(|e: crate::domain::BadYearMonth| bad(e.to_string()))?;
+    let month: YearMonth = month
+        .parse()
+        .map_err(|e: crate::domain::BadYearMonth| bad(e.to_string()))?;
     let r = report::usage_report(&st.store, month, by, top).await?;
     Ok(if csv {
         (

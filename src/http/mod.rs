@@ -13,8 +13,8 @@ use axum::Router;
 use serde::Deserialize;
 
 use crate::metrics::{scrape, MetricsOptions, ScrapeRequest, Shard, SimGauges};
-use crate::telemetry::Telemetry;
 use crate::store::Store;
+use crate::telemetry::Telemetry;
 
 /// Everything the handlers need; cheap to clone.
 #[derive(Clone)]

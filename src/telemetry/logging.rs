@@ -12,7 +12,8 @@ pub const DEFAULT_FILTER: &str = "info,sqlx=warn,tokio_cron_scheduler=warn";
 
 /// Installs the global subscriber once; later calls (tests) are ignored. Colour only on a terminal.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

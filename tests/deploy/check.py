@@ -5,7 +5,13 @@ Usage: check.py REPO_ROOT TMPDIR. Writes TMPDIR/rules.yml with every dashboard P
 `promtool check rules`. Exits non-zero with a message on the first failure.
 """
 import json, os, re, subprocess, sys
-import yaml
+
+try:
+    import yaml
+    import kubernetes_validate  # noqa: F401 (checked here so a missing tool is one line, not a traceback)
+except ImportError as e:
+    print(f"deploy checks need {e.name}: run scripts/install-test-deps.sh", file=sys.stderr)
+    sys.exit(3)
 
 root, tmp = sys.argv[1], sys.argv[2]
 dep = os.path.join(root, "deploy")

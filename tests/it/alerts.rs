@@ -13,9 +13,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use gsl_sync::alerts::{self, Notifier};
-use gsl_sync::config::{AlertSettings, ThresholdOverride};
-use gsl_sync::metrics::Telemetry;
+use gsl_sync::alerts::{AlertSettings, ThresholdOverride};
 use gsl_sync::store::Store;
+use gsl_sync::telemetry::Telemetry;
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -347,18 +347,91 @@ async fn overrides_match_plan_then_pool_then_tag(pool: PgPool) {
         .execute(&pool)
         .await
         .expect("update");
-        // The Rust reference agrees with the SQL.
-        let key = alerts::rules::CardKey {
-            price_plan: plan,
-            sim_pool_id: pool_id,
-            tag_names: tags,
-        };
-        let t = alerts::rules::thresholds_for(&s, key);
-        assert_eq!(0.65 >= t.warning, cases[(id - 1) as usize].4, "card {id}");
     }
     eval(&store, &s, 0).await;
     let fired: Vec<String> = episodes(&pool).await.into_iter().map(|e| e.1).collect();
     assert_eq!(fired, vec!["sim:2", "sim:3"]);
+}
+
+/// A card tagged with a full-width comma (`华北，fleet`) has the tag `fleet` for alerts, metrics and reports
+/// alike: the tags are split once, when the card is written.
+#[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
+async fn full_width_comma_tags_match_alert_overrides_and_metric_filters(pool: PgPool) {
+    let store = setup(&pool).await;
+    let mut s = settings();
+    s.overrides = vec![ThresholdOverride {
+        price_plan: None,
+        sim_pool_id: None,
+        tag: Some("fleet".into()),
+        warning_ratio: Some(0.3),
+        critical_ratio: None,
+    }];
+    for (id, tags) in [
+        (1, "华北，fleet"),
+        (2, "华北、fleet；x"),
+        (3, "fleetx,华北"),
+    ] {
+        card(&pool, id, 65.0, 35.0).await;
+        sqlx::query("UPDATE sim_cards SET tag_names = $2 WHERE sim_card_id = $1")
+            .bind(id)
+            .bind(tags)
+            .execute(&pool)
+            .await
+            .expect("update");
+    }
+    eval(&store, &s, 0).await;
+    let fired: Vec<String> = episodes(&pool).await.into_iter().map(|e| e.1).collect();
+    assert_eq!(fired, vec!["sim:1", "sim:2"]);
+
+    let opts = gsl_sync::metrics::MetricsOptions {
+        tags: vec!["fleet".into()],
+        ..Default::default()
+    };
+    let kept: Vec<i64> = {
+        use futures::TryStreamExt;
+        store
+            .gauge_cards()
+            .try_collect::<Vec<_>>()
+            .await
+            .expect("cards")
+            .into_iter()
+            .filter(|c| opts.keeps(Some(0.65), &c.tags))
+            .map(|c| c.sim_card_id)
+            .collect()
+    };
+    assert_eq!(
+        kept,
+        vec![1, 2],
+        "the metrics tag filter agrees with the alert overrides"
+    );
+}
+
+/// The `sim_cards.tags` column (computed by Postgres) and `gsl_domain::split_tags` split alike.
+#[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
+async fn stored_tags_split_like_the_domain_splitter(pool: PgPool) {
+    for raw in [
+        "a,b",
+        "a，b",
+        "华北、车联网",
+        " a ; b；c |d ",
+        "north china,a",
+        "a,,b, ,",
+        "",
+        " , ",
+        "x\ny\tz",
+    ] {
+        let stored: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO sim_cards (account, sim_card_id, tag_names) VALUES ('t', 1, $1)
+             ON CONFLICT (account, sim_card_id) DO UPDATE SET tag_names = EXCLUDED.tag_names
+             RETURNING tags",
+        )
+        .bind(raw)
+        .fetch_one(&pool)
+        .await
+        .expect("insert");
+        let rust: Vec<&str> = gsl_sync::domain::split_tags(raw).collect();
+        assert_eq!(stored, rust, "{raw:?}");
+    }
 }
 
 // ---- delivery ----
@@ -418,7 +491,7 @@ fn counter(t: &Telemetry, receiver: &str, result: &str) -> u64 {
 }
 
 fn notifier(store: &Store, s: &AlertSettings, t: &Telemetry) -> Notifier {
-    Notifier::new(store.clone(), s, t.clone())
+    Notifier::new(store.clone(), s, std::sync::Arc::new(t.clone()))
         .expect("notifier")
         .with_retry_base_delay(Duration::from_millis(1))
 }
@@ -607,7 +680,7 @@ fn alertmanager_binary() -> String {
             return candidate.into();
         }
     }
-    panic!("Alertmanager not found: apt-get install -y prometheus-alertmanager");
+    panic!("Alertmanager not found: run scripts/install-test-deps.sh");
 }
 
 fn free_port() -> u16 {
@@ -770,7 +843,9 @@ fn promtool(args: &[&str]) {
         .args(args)
         .current_dir(dir)
         .output()
-        .unwrap_or_else(|e| panic!("promtool not runnable ({e}): apt-get install -y prometheus"));
+        .unwrap_or_else(|e| {
+            panic!("promtool not runnable ({e}): run scripts/install-test-deps.sh")
+        });
     assert!(
         out.status.success(),
         "promtool {args:?} failed:\n{}{}",

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use gsl_sync::http::{router, serve, HttpState};
-use gsl_sync::metrics::{MetricsOptions, SimGauges, Telemetry};
+use gsl_sync::metrics::{MetricsOptions, SimGauges};
 use gsl_sync::store::Store;
+use gsl_sync::telemetry::Telemetry;
 use sqlx::PgPool;
 
 const MB: f64 = 1_048_576.0;
@@ -473,7 +474,7 @@ async fn readyz_is_503_before_migrations(pool: PgPool) {
 fn require(binary: &str) {
     assert!(
         Path::new(binary).exists(),
-        "{binary} is missing: install the Debian package `prometheus` (apt-get install -y prometheus)"
+        "{binary} is missing: run scripts/install-test-deps.sh"
     );
 }
 

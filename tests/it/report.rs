@@ -1,6 +1,7 @@
 //! Integration tests: usage reports over rows inserted by SQL, their formats, the HTML screenshot and the API.
 
-use gsl_sync::cli::{GroupBy, OutputFormat, ReportCommand};
+use gsl_sync::domain::{GroupBy, OutputFormat};
+use gsl_sync::report::ReportRequest as ReportCommand;
 use gsl_sync::report::{run_report, usage_report};
 use gsl_sync::store::Store;
 use sqlx::PgPool;
@@ -82,7 +83,7 @@ async fn seed(pool: &PgPool) {
 async fn groups_sum_daily_and_monthly_side_by_side(pool: PgPool) {
     seed(&pool).await;
     let store = Store::from_pool(pool);
-    let r = usage_report(&store, "2026-11", GroupBy::Sim, None)
+    let r = usage_report(&store, "2026-11".parse().unwrap(), GroupBy::Sim, None)
         .await
         .unwrap();
     assert_eq!(r.total_daily_sum_mb, 303.0);
@@ -124,7 +125,9 @@ async fn grouping_by_pool_plan_tag_account_and_top(pool: PgPool) {
         (GroupBy::Account, &[("main", 303.0)]),
     ];
     for (by, want) in cases {
-        let r = usage_report(&store, "2026-11", by, None).await.unwrap();
+        let r = usage_report(&store, "2026-11".parse().unwrap(), by, None)
+            .await
+            .unwrap();
         let got: Vec<(&str, f64)> = r
             .groups
             .iter()
@@ -132,7 +135,7 @@ async fn grouping_by_pool_plan_tag_account_and_top(pool: PgPool) {
             .collect();
         assert_eq!(got, want, "{by:?}");
     }
-    let tag = usage_report(&store, "2026-11", GroupBy::Tag, None)
+    let tag = usage_report(&store, "2026-11".parse().unwrap(), GroupBy::Tag, None)
         .await
         .unwrap();
     assert!(tag.note.unwrap().contains("several tags"));
@@ -140,7 +143,7 @@ async fn grouping_by_pool_plan_tag_account_and_top(pool: PgPool) {
         tag.total_daily_sum_mb, 303.0,
         "multi-tag cards are not double counted in the total"
     );
-    let top = usage_report(&store, "2026-11", GroupBy::Sim, Some(1))
+    let top = usage_report(&store, "2026-11".parse().unwrap(), GroupBy::Sim, Some(1))
         .await
         .unwrap();
     assert_eq!((top.groups.len(), top.groups_total), (1, 3));
@@ -157,7 +160,7 @@ async fn render(store: &Store, cmd: ReportCommand) -> String {
 
 fn usage_cmd(by: GroupBy, format: OutputFormat) -> ReportCommand {
     ReportCommand::Usage {
-        month: "2026-11".into(),
+        month: "2026-11".parse().unwrap(),
         group_by: by,
         format,
         top: None,
@@ -256,7 +259,7 @@ async fn html_is_self_contained_and_renders_in_chromium(pool: PgPool) {
         .arg("--window-size=1280,2000")
         .arg(format!("file://{}", file.display()))
         .output();
-    let status = status.expect("chromium missing: install it with `apt-get install -y chromium`");
+    let status = status.expect("chromium missing: run scripts/install-test-deps.sh");
     assert!(
         png.exists(),
         "no screenshot: {}",
@@ -328,7 +331,9 @@ fn run_tool(cmd: &str, args: &[&str], hint: &str) -> String {
     let out = std::process::Command::new(cmd)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("{cmd} unavailable ({e}); install it: {hint}"));
+        .unwrap_or_else(|e| {
+            panic!("{cmd} unavailable ({e}); run scripts/install-test-deps.sh ({hint})")
+        });
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

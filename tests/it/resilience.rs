@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gsl_sync::metrics::Telemetry;
 use gsl_sync::store::{Fence, Store};
 use gsl_sync::sync::daemon::{AfterJob, Daemon, ElectionTimings};
-use gsl_sync::sync::{Engine, JobKind, JobReport, JobRequest};
+use gsl_sync::sync::{JobKind, JobReport, JobRequest};
+use gsl_sync::telemetry::Telemetry;
 use sqlx::PgPool;
 use tokio::io::AsyncBufReadExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -217,7 +217,7 @@ async fn two_replicas_elect_exactly_one_syncer_and_the_other_takes_over(pool: Pg
     let mut replicas = Vec::new();
     for name in ["replica-a", "replica-b"] {
         let store = Store::from_pool(pool.clone());
-        let engine = Engine::new(store.clone(), &settings, Telemetry::new())
+        let engine = gsl_sync::app::engine(store.clone(), &settings, &Telemetry::new())
             .unwrap()
             .with_holder(name);
         let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));
@@ -331,7 +331,7 @@ async fn postgres_going_away_mid_run_fails_the_run_cleanly_and_the_next_one_comp
         latency: Duration::from_millis(30),
         ..Default::default()
     });
-    let engine = Engine::new(store.clone(), &settings_for(&sim), Telemetry::new())
+    let engine = gsl_sync::app::engine(store.clone(), &settings_for(&sim), &Telemetry::new())
         .unwrap()
         .with_today(d("2026-11-20"));
     assert_ok(&[engine

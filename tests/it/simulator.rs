@@ -362,13 +362,9 @@ async fn month_usages_enforce_500_cards_and_six_past_cycles() {
             assert_eq!(st, StatusCode::OK);
             let first = &v["month_usages"][0];
             assert_eq!(first["flow_usages"][0]["billing_cycle"], "202611");
-            let truth = s.fleet().month_usage(
-                ids[0],
-                YearMonth {
-                    year: 2026,
-                    month: 11,
-                },
-            );
+            let truth = s
+                .fleet()
+                .month_usage(ids[0], YearMonth::new(2026, 11).unwrap());
             assert_eq!(first["flow_usages"][0]["flow_used"].as_f64(), truth);
             assert_eq!(v["month_usages"].as_array().map(Vec::len), Some(500));
         } else {
@@ -818,7 +814,7 @@ async fn the_official_python_sdk_reads_the_simulator() {
         .output();
     assert!(
         probe.as_ref().is_ok_and(|o| o.status.success()),
-        "the official SDK is not installed: pip install huaweicloudsdkgsl==3.1.219"
+        "the official SDK is not installed: run scripts/install-test-deps.sh"
     );
     let s = sim(SimulatorOptions {
         rate_limit: Some(RateLimits::default()),

@@ -1,17 +1,17 @@
 //! Integration tests: the sync engine against the simulator over real HTTP and a fresh Postgres each.
 
 use chrono::NaiveDate;
-use gsl_sync::metrics::Telemetry;
 use gsl_sync::simulator::{DriftFault, Faults, SimulatorHandle};
 use gsl_sync::store::{Fence, Store};
 use gsl_sync::sync::{Engine, JobKind, JobReport, JobRequest};
+use gsl_sync::telemetry::Telemetry;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{d, settings_for, simulator};
 
 pub fn engine(store: &Store, sim: &SimulatorHandle, today: &str) -> Engine {
-    Engine::new(store.clone(), &settings_for(sim), Telemetry::new())
+    gsl_sync::app::engine(store.clone(), &settings_for(sim), &Telemetry::new())
         .expect("engine")
         .with_today(d(today))
 }

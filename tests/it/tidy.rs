@@ -1,4 +1,5 @@
-//! Tidy tests: docs and code stay in step (every config key and contract metric is documented).
+//! Tidy tests: docs and code stay in step (every config key and reference metric is documented), and the
+//! crate graph stays the architecture.
 
 use std::fs;
 
@@ -36,11 +37,11 @@ fn every_default_config_key_is_in_the_readme() {
 }
 
 #[test]
-fn every_contract_metric_is_in_the_readme_and_the_code() {
-    let contract = read("../shared/CONTRACT.md");
+fn every_reference_metric_is_in_the_readme_and_the_code() {
+    let contract = read("docs/reference.md");
     let readme = read("README.md");
     let mut code = String::new();
-    for entry in walk("src") {
+    for entry in source_files() {
         code.push_str(&read(&entry));
     }
     let names: std::collections::BTreeSet<String> = contract
@@ -60,17 +61,98 @@ fn every_contract_metric_is_in_the_readme_and_the_code() {
         .collect();
     assert!(
         unimplemented.is_empty(),
-        "src/ never names {unimplemented:?}"
+        "the code never names {unimplemented:?}"
     );
 }
 
 #[test]
 fn every_source_file_opens_with_a_doc_line() {
-    let bare: Vec<_> = walk("src")
+    let bare: Vec<_> = source_files()
         .into_iter()
-        .filter(|p| p != "src/main.rs" && !read(p).starts_with("//!"))
+        .filter(|p| p != "src/main.rs" && !p.ends_with("build.rs") && !read(p).starts_with("//!"))
         .collect();
     assert!(bare.is_empty(), "files without a //! line: {bare:?}");
+}
+
+/// Every Rust source file of the edge package and the workspace's crates.
+fn source_files() -> Vec<String> {
+    let mut files = walk("src");
+    for entry in fs::read_dir("crates").unwrap().flatten() {
+        files.extend(walk(&format!("{}/src", entry.path().display())));
+    }
+    files
+}
+
+/// The crate graph is the architecture: each crate may depend on these workspace crates and no others.
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("gsl-domain", &[]),
+    ("gsl-client", &["gsl-domain"]),
+    ("gsl-simulator", &["gsl-domain"]),
+    ("gsl-store", &["gsl-domain"]),
+    ("gsl-jobs", &["gsl-domain", "gsl-client", "gsl-store"]),
+    ("gsl-metrics", &["gsl-domain", "gsl-store"]),
+    ("gsl-alerts", &["gsl-domain", "gsl-store"]),
+    ("gsl-report", &["gsl-domain", "gsl-store"]),
+];
+
+fn workspace_deps(manifest: &toml::Value) -> Vec<String> {
+    ["dependencies", "dev-dependencies", "build-dependencies"]
+        .iter()
+        .filter_map(|t| manifest.get(t).and_then(|d| d.as_table()))
+        .flat_map(|d| d.keys().cloned())
+        .filter(|k| k.starts_with("gsl-"))
+        .collect()
+}
+
+#[test]
+fn no_crate_depends_on_what_the_architecture_forbids() {
+    let mut seen = Vec::new();
+    for entry in fs::read_dir("crates").unwrap().flatten() {
+        let manifest: toml::Value = read(&format!("{}/Cargo.toml", entry.path().display()))
+            .parse()
+            .expect("Cargo.toml parses");
+        let name = manifest["package"]["name"].as_str().unwrap().to_owned();
+        let allowed = ALLOWED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("{name} is not in the architecture's crate list"))
+            .1;
+        let forbidden: Vec<_> = workspace_deps(&manifest)
+            .into_iter()
+            .filter(|d| !allowed.contains(&d.as_str()))
+            .collect();
+        assert!(
+            forbidden.is_empty(),
+            "{name} depends on {forbidden:?}, which ARCHITECTURE.md forbids"
+        );
+        seen.push(name);
+    }
+    assert_eq!(seen.len(), ALLOWED.len(), "crates: {seen:?}");
+    let architecture = read("ARCHITECTURE.md");
+    for (name, _) in ALLOWED {
+        assert!(
+            architecture.contains(name),
+            "ARCHITECTURE.md does not name {name}"
+        );
+    }
+}
+
+#[test]
+fn only_the_edge_reads_the_environment() {
+    let readers: Vec<_> = source_files()
+        .into_iter()
+        .filter(|p| !p.starts_with("src/config/") && !p.starts_with("src/app/temp_pg.rs"))
+        .filter(|p| {
+            let text = read(p);
+            text.contains("env::var(")
+                || text.contains("env::var_os(")
+                || text.contains("env::vars(")
+        })
+        .collect();
+    assert!(
+        readers.is_empty(),
+        "environment read outside config: {readers:?}"
+    );
 }
 
 fn walk(dir: &str) -> Vec<String> {

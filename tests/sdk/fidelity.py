@@ -21,7 +21,7 @@ try:
                                       ShowMonthUsageReq, ShowMonthUsagesRequest, ShowSimCardRequest,
                                       SimCardFlowPerDayReq)
 except ImportError as e:
-    print(f"the official SDK is missing ({e}): pip install huaweicloudsdkgsl==3.1.219", file=sys.stderr)
+    print(f"the official SDK is missing ({e}): run scripts/install-test-deps.sh", file=sys.stderr)
     sys.exit(3)
 
 

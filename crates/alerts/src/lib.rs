@@ -25,5 +25,5 @@ pub use evaluate::{evaluate, rule_params, EvalSummary};
 pub use notify::{
     DeliveryObserver, DeliveryStats, NoopDeliveryObserver, Notifier, NotifyError, Receiver,
 };
-pub use settings::{without_credentials, AlertSettings, ThresholdOverride};
 pub use payload::{alertmanager_alert, annotations, labels, webhook_body};
+pub use settings::{without_credentials, AlertSettings, ThresholdOverride};

@@ -300,7 +300,8 @@ impl Notifier {
                 Ok(()) => return Ok(()),
                 Err(e) if e.retryable() && attempt < self.max_retries => {
                     tracing::debug!(attempt, error = %e, "alert POST failed; retrying");
-                    tokio::time::sleep(backoff::delay(self.retry_base, MAX_BACKOFF, attempt, None)).await;
+                    tokio::time::sleep(backoff::delay(self.retry_base, MAX_BACKOFF, attempt, None))
+                        .await;
                     attempt += 1;
                 }
                 Err(e) => return Err(e),
@@ -324,7 +325,6 @@ impl Notifier {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

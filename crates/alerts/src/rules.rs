@@ -101,6 +101,7 @@ pub fn suspension_reason(code: i64) -> &'static str {
 #[cfg(test)]
 mod oracle {
     use super::*;
+    use crate::ThresholdOverride;
 
     /// What identifies a card for the overrides.
     #[derive(Debug, Clone, Copy, Default)]
@@ -144,6 +145,7 @@ mod oracle {
 mod tests {
     use super::oracle::*;
     use super::*;
+    use crate::ThresholdOverride;
     use std::time::Duration;
 
     fn settings(overrides: Vec<ThresholdOverride>) -> AlertSettings {

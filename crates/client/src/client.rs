@@ -9,13 +9,13 @@ use serde_json::{json, Map, Value};
 use url::Url;
 
 use super::auth::{transport, Auth, Login, TokenCache};
-use gsl_domain::backoff;
 use super::error::{decode, decode_list, parse_error_body, GslError};
 use super::models::*;
 use super::observe::{CallObserver, Operation};
 use super::pacing::Pacer;
 use super::sign;
 use super::types::*;
+use gsl_domain::backoff;
 
 /// Everything one account's client needs.
 #[derive(Debug, Clone)]

@@ -1,7 +1,5 @@
 //! Request-side value types: billing months, card selectors, queries and their wire encodings.
 
-
-
 use super::error::GslError;
 pub use gsl_domain::{BadYearMonth, FlowPeriod, YearMonth};
 

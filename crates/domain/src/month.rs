@@ -160,7 +160,10 @@ mod tests {
         let m = YearMonth::new(2026, 1).unwrap();
         assert_eq!(m.previous(), YearMonth::new(2025, 12).unwrap());
         assert_eq!(m.minus(13), YearMonth::new(2024, 12).unwrap());
-        assert_eq!(YearMonth::new(2026, 12).unwrap().next(), YearMonth::new(2027, 1).unwrap());
+        assert_eq!(
+            YearMonth::new(2026, 12).unwrap().next(),
+            YearMonth::new(2027, 1).unwrap()
+        );
         assert_eq!(
             YearMonth::new(2028, 2).unwrap().last_day(),
             NaiveDate::from_ymd_opt(2028, 2, 29).unwrap()

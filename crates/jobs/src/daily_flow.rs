@@ -7,9 +7,9 @@ use futures::StreamExt;
 use super::engine::{Counts, JobContext, SyncError};
 use super::map;
 use super::planner::{self, MonthState, Plan};
-use gsl_domain::{FlowPeriod, YearMonth};
 use super::progress::ProgressEvent;
 use gsl_client::{CardSelector, DailyFlowQuery};
+use gsl_domain::{FlowPeriod, YearMonth};
 use gsl_store::flow_state::FlowMonthState;
 use gsl_store::CardKey;
 
@@ -96,7 +96,7 @@ async fn fetch_period(
         .iter()
         .map(|batch| DailyFlowQuery {
             cards: CardSelector::Ids(batch.iter().map(|c| c.sim_card_id).collect()),
-            period: period,
+            period,
         })
         .collect();
     let cancel = ctx.cancel.clone();
@@ -207,7 +207,6 @@ fn to_planner(states: &[FlowMonthState]) -> Vec<MonthState> {
         })
         .collect()
 }
-
 
 fn describe(p: &FlowPeriod) -> serde_json::Value {
     p.to_string().into()

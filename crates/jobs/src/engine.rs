@@ -7,12 +7,12 @@ use chrono::{NaiveDate, Utc};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use gsl_domain::FlowPeriod;
+use super::observe::RunObserver;
 use super::progress::{Progress, ProgressSink};
 use super::schedule::JobKind;
-use super::observe::RunObserver;
 use super::settings::SyncSettings;
 use gsl_client::{GslClient, GslError};
+use gsl_domain::FlowPeriod;
 use gsl_store::{Fence, RunOutcome, RunStatus, Store, StoreError};
 
 /// Why a job could not do everything it meant to.
@@ -221,15 +221,11 @@ impl Engine {
         fence: &Fence,
         cancel: &CancellationToken,
     ) -> JobReport {
-        let runs = futures::future::join_all(
-            self.accounts
-                .iter()
-                .map(|account| {
-                    let span = tracing::info_span!("job", account = %account.name, job = kind.as_str());
-                    self.run_account(kind, request, account, fence, cancel)
-                        .instrument(span)
-                }),
-        )
+        let runs = futures::future::join_all(self.accounts.iter().map(|account| {
+            let span = tracing::info_span!("job", account = %account.name, job = kind.as_str());
+            self.run_account(kind, request, account, fence, cancel)
+                .instrument(span)
+        }))
         .await;
         JobReport { kind, runs }
     }
@@ -341,8 +337,14 @@ impl Engine {
         );
         match &error {
             None => tracing::info!(
-                run_id, seconds = elapsed.as_secs_f64(), api_calls = c.api_calls, items = c.items_seen, inserted = c.inserted, updated = c.updated,
-                removed = c.removed, "sync run succeeded"
+                run_id,
+                seconds = elapsed.as_secs_f64(),
+                api_calls = c.api_calls,
+                items = c.items_seen,
+                inserted = c.inserted,
+                updated = c.updated,
+                removed = c.removed,
+                "sync run succeeded"
             ),
             Some(e) => tracing::error!(
                 run_id, seconds = elapsed.as_secs_f64(), error = %e,

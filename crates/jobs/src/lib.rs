@@ -7,10 +7,10 @@
 pub mod daemon;
 mod daily_flow;
 pub mod engine;
-mod observe;
 mod inventory;
 mod map;
 mod monthly;
+mod observe;
 pub mod planner;
 mod pools;
 pub mod progress;

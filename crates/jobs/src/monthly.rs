@@ -3,8 +3,8 @@
 
 use super::engine::{Counts, JobContext, SyncError};
 use super::map;
+use gsl_client::CardSelector;
 use gsl_domain::YearMonth;
-use gsl_client::{CardSelector};
 
 const CYCLES_OFFERED: usize = 6;
 

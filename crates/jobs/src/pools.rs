@@ -1,8 +1,8 @@
 //! The pools job: forward and backward flow pools of the current billing cycle, their usage and members.
 
 use super::engine::{Counts, JobContext, SyncError};
+use gsl_client::PoolQuery;
 use gsl_domain::YearMonth;
-use gsl_client::{PoolQuery};
 use gsl_store::rows::{PoolMemberRow, PoolRow, PoolUsageRow};
 
 const PAGE: u32 = 100;

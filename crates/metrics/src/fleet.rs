@@ -6,7 +6,7 @@ use chrono::{Datelike, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 
 use super::text::{mb_to_bytes, push_header, push_sample};
-use gsl_store::gauges::{GaugeCard, OpenAlertCount, GaugePool};
+use gsl_store::gauges::{GaugeCard, GaugePool, OpenAlertCount};
 
 /// The alert kinds `gsl_sims_over_threshold` counts, with their `severity` label.
 pub const QUOTA_KINDS: [(&str, &str); 2] = [

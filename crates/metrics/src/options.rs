@@ -2,7 +2,6 @@
 
 use chrono_tz::Tz;
 
-
 /// A slice of the fleet: cards with `shard_of(sim_card_id, total) == index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
@@ -82,8 +81,7 @@ impl MetricsOptions {
         if self.min_usage_ratio > 0.0 && ratio.unwrap_or(0.0) < self.min_usage_ratio {
             return false;
         }
-        self.tags.is_empty()
-            || tags.iter().any(|t| self.tags.contains(t))
+        self.tags.is_empty() || tags.iter().any(|t| self.tags.contains(t))
     }
 }
 
@@ -99,7 +97,6 @@ impl Default for MetricsOptions {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -153,9 +150,10 @@ mod tests {
             (Some(0.9), Some("fleet-b"), false),
             (Some(0.9), None, false),
         ] {
-            assert_eq!(opts.keeps(ratio, tags), kept, "{ratio:?} {tags:?}");
+            let tags = gsl_domain::normalize_tags(tags);
+            assert_eq!(opts.keeps(ratio, &tags), kept, "{ratio:?} {tags:?}");
         }
         let all = MetricsOptions::default();
-        assert!(all.keeps(None, None));
+        assert!(all.keeps(None, &[]));
     }
 }

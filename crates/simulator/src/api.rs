@@ -6,10 +6,10 @@ use serde_json::Value;
 
 use super::card::{iccid_of, id_of, slot_of_iccid, Profile, SimCard};
 use super::fleet::{month_flow, yesterday, FleetView};
-use gsl_domain::YearMonth;
 use super::query::Query;
 use super::server::{Reply, Sim};
 use super::DriftFault;
+use gsl_domain::YearMonth;
 
 const SIM_STATUS: [i64; 6] = [10, 11, 13, 14, 20, 30];
 
@@ -409,12 +409,9 @@ pub fn month_usages(sim: &Sim, body: &[u8]) -> Reply {
             let p = Profile::new(view.seed, slot);
             let flow_usages = cycles
                 .iter()
-                .filter_map(|ym| {
-                    let first = ym.first_day();
-                    Some(CycleFlow {
-                        billing_cycle: ym.compact(),
-                        flow_used: month_flow(&p, first, view.today),
-                    })
+                .map(|ym| CycleFlow {
+                    billing_cycle: ym.compact(),
+                    flow_used: month_flow(&p, ym.first_day(), view.today),
                 })
                 .collect();
             CardMonths {

@@ -22,8 +22,8 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use tokio::sync::oneshot;
 
-pub use auth::{Credentials, RateLimits};
 pub use args::SimulateArgs;
+pub use auth::{Credentials, RateLimits};
 pub use card::{SimCard, BACK_POOLS, FORWARD_POOLS};
 pub use fleet::FleetView;
 pub use gsl_domain::YearMonth;

@@ -7,9 +7,9 @@ use super::card::{
     iccid_of, id_of, slot_of_iccid, slot_of_id, Pool, Profile, BACK_POOLS, FORWARD_POOLS,
 };
 use super::fleet::{month_flow, FleetView};
-use gsl_domain::YearMonth;
 use super::query::{page_of, Query};
 use super::server::{Reply, Sim};
+use gsl_domain::YearMonth;
 
 #[derive(Debug, Clone, Default)]
 struct Totals {
