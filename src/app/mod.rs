@@ -16,7 +16,7 @@ mod hooks;
 mod sync_cmd;
 pub mod temp_pg;
 
-/// How a command ended, mapped to CONTRACT.md's exit codes.
+/// How a command ended, mapped to docs/reference.md's exit codes.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// Bad usage or configuration: exit 2.

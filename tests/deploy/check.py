@@ -69,8 +69,8 @@ if sm["apiVersion"] != "monitoring.coreos.com/v1" or not sm["spec"]["selector"][
         or not all("port" in e for e in sm["spec"]["endpoints"]):
     fail("ServiceMonitor structure")
 
-# grafana: dashboards parse; PromQL → rules file; metrics and tables from CONTRACT.md
-contract = open(os.path.join(root, os.environ.get("CONTRACT", "/work/shared/CONTRACT.md"))).read()
+# grafana: dashboards parse; PromQL → rules file; metrics and tables from docs/reference.md
+contract = open(os.path.join(root, "docs/reference.md")).read()
 metrics = set(re.findall(r"\bgsl_[a-z_]+", contract))
 tables = set(re.findall(r"CREATE TABLE (\w+)", open(os.path.join(root, "migrations", "0001_init.sql")).read()))
 rules = []
@@ -83,7 +83,7 @@ for f in sorted(os.listdir(os.path.join(dep, "grafana", "dashboards"))):
                 for m in re.findall(r"\bgsl_[a-z_]+", t["expr"]):
                     base = re.sub(r"_(bucket|sum|count)$", "", m)
                     if m not in metrics and base not in metrics:
-                        fail(f"{f}: metric {m} not in CONTRACT.md")
+                        fail(f"{f}: metric {m} not in docs/reference.md")
             if "rawSql" in t:
                 for tb in re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", t["rawSql"], re.I):
                     if tb not in tables:

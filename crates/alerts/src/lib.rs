@@ -1,7 +1,7 @@
 //! Quota alerts: rules evaluated over the store after each sync, one episode per condition in `alerts`,
 //! and delivery to Alertmanager and a JSON webhook from that table (an outbox: an outage delays, never loses).
 //!
-//! Rules (names from CONTRACT.md), per card not removed and per pool's latest billing cycle:
+//! Rules (names from docs/reference.md), per card not removed and per pool's latest billing cycle:
 //! - `GslSimQuotaWarning` / `GslSimQuotaCritical`: used / (used + left) at or above the warning (below
 //!   critical) or critical threshold. Thresholds come from the first matching `alerts.overrides` entry: price
 //!   plan, then pool, then tag (`tag_names` splits on commas, each tag trimmed); unset values stay global.

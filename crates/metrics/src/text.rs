@@ -3,7 +3,7 @@
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Bytes in one GSL "MB" (CONTRACT.md: 1 MB = 1,048,576 bytes).
+/// Bytes in one GSL "MB" (docs/reference.md: 1 MB = 1,048,576 bytes).
 pub const BYTES_PER_MB: f64 = 1_048_576.0;
 
 /// Converts the API's MB to bytes.

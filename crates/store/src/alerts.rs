@@ -8,7 +8,7 @@ use sqlx::{Postgres, Transaction};
 
 use super::{Result, Store};
 
-/// The alert names this module raises (CONTRACT.md); episodes of other kinds are never touched.
+/// The alert names this module raises (docs/reference.md); episodes of other kinds are never touched.
 pub const KINDS: [&str; 7] = [
     "GslSimQuotaWarning",
     "GslSimQuotaCritical",
