@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::hooks::DaemonHooks;
+use super::hooks::{DaemonHooks, Delivery};
 use super::AppError;
 use crate::config::Settings;
 use crate::http::{router, serve, HttpState};
@@ -46,16 +46,15 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         router(state),
         shutdown.clone().cancelled_owned(),
     ));
-    let notify_loop = tokio::spawn(notify_periodically(
-        store.clone(),
-        settings.clone(),
-        telemetry.clone(),
-        shutdown.clone(),
-    ));
+    let delivery = Delivery::new(&store, &settings, &telemetry);
+    let notify_loop = tokio::spawn({
+        let (delivery, stop) = (delivery.clone(), shutdown.clone());
+        async move { delivery.run(NOTIFY_EVERY, stop).await }
+    });
     let hooks = Arc::new(DaemonHooks {
         store: store.clone(),
         settings: settings.clone(),
-        telemetry,
+        delivery,
         gauges,
         metrics,
     });
@@ -70,18 +69,4 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     .await;
     tracing::info!("stopped");
     outcome.map_err(AppError::Failed)
-}
-
-async fn notify_periodically(
-    store: crate::store::Store,
-    settings: Settings,
-    telemetry: Telemetry,
-    shutdown: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(NOTIFY_EVERY) => super::hooks::deliver_due(&store, &settings, &telemetry).await,
-            _ = shutdown.cancelled() => return,
-        }
-    }
 }

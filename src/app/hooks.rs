@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::alerts::Notifier;
 use crate::config::Settings;
@@ -12,8 +14,59 @@ use crate::sync::daemon::AfterJob;
 use crate::sync::{JobKind, JobReport};
 use crate::telemetry::Telemetry;
 
-/// Evaluates the alert rules as of yesterday (the newest usage day) and sends what is due.
-pub async fn evaluate_and_notify(store: &Store, settings: &Settings, telemetry: &Telemetry) {
+/// The one notifier of a process (none when no receiver is configured), and a bell that wakes the
+/// daemon's delivery task, so a slow receiver never holds up a job.
+#[derive(Clone)]
+pub struct Delivery {
+    notifier: Option<Arc<Notifier>>,
+    wake: Arc<Notify>,
+}
+
+impl Delivery {
+    pub fn new(store: &Store, settings: &Settings, telemetry: &Telemetry) -> Self {
+        let configured =
+            settings.alerts.alertmanager_url.is_some() || settings.alerts.webhook_url.is_some();
+        let notifier = configured
+            .then(|| Notifier::new(store.clone(), &settings.alerts, Arc::new(telemetry.clone())))
+            .and_then(|built| {
+                built
+                    .map_err(|e| tracing::error!(error = %e, "alert notifier could not start"))
+                    .ok()
+            })
+            .map(Arc::new);
+        Self {
+            notifier,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Sends the notifications that are due (a receiver that was down gets them here).
+    pub async fn deliver_due(&self) {
+        if let Some(notifier) = &self.notifier {
+            let stats = notifier.deliver_due().await;
+            tracing::debug!(
+                sent = stats.sent,
+                failed = stats.failed,
+                "alert notifications delivered"
+            );
+        }
+    }
+
+    /// Asks the delivery task to run now.
+    pub fn ring(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The daemon's delivery task: on every ring and every `every`, off the job loop, until `stop`.
+    pub async fn run(&self, every: std::time::Duration, stop: CancellationToken) {
+        if let Some(notifier) = &self.notifier {
+            notifier.run(every, &self.wake, stop).await;
+        }
+    }
+}
+
+/// Evaluates the alert rules as of yesterday (the newest usage day).
+pub async fn evaluate(store: &Store, settings: &Settings) {
     let now = Utc::now();
     let as_of = now.with_timezone(&settings.sync.timezone).date_naive() - Duration::days(1);
     match crate::alerts::evaluate(store, &settings.alerts, as_of, now).await {
@@ -25,32 +78,22 @@ pub async fn evaluate_and_notify(store: &Store, settings: &Settings, telemetry: 
         ),
         Err(e) => tracing::error!(error = %e, "alert evaluation failed"),
     }
-    deliver_due(store, settings, telemetry).await;
 }
 
-/// Sends the notifications that are due (a receiver that was down gets them here).
-pub async fn deliver_due(store: &Store, settings: &Settings, telemetry: &Telemetry) {
-    if settings.alerts.alertmanager_url.is_none() && settings.alerts.webhook_url.is_none() {
-        return;
-    }
-    match Notifier::new(store.clone(), &settings.alerts, Arc::new(telemetry.clone())) {
-        Ok(notifier) => {
-            let stats = notifier.deliver_due().await;
-            tracing::debug!(
-                sent = stats.sent,
-                failed = stats.failed,
-                "alert notifications delivered"
-            );
-        }
-        Err(e) => tracing::error!(error = %e, "alert notifier could not start"),
-    }
+/// For one-shot commands: evaluate, then deliver before the process exits.
+pub async fn evaluate_and_notify(store: &Store, settings: &Settings, telemetry: &Telemetry) {
+    evaluate(store, settings).await;
+    Delivery::new(store, settings, telemetry)
+        .deliver_due()
+        .await;
 }
 
-/// The daemon's after-job hook.
+/// The daemon's after-job hook: evaluation (after the jobs that change what rules see), one gauge refresh
+/// (after evaluation, since open episodes feed gsl_sims_over_threshold), and a ring for the delivery task.
 pub struct DaemonHooks {
     pub store: Store,
     pub settings: Settings,
-    pub telemetry: Telemetry,
+    pub delivery: Delivery,
     pub gauges: SimGauges,
     pub metrics: MetricsOptions,
 }
@@ -58,18 +101,18 @@ pub struct DaemonHooks {
 #[async_trait::async_trait]
 impl AfterJob for DaemonHooks {
     async fn after_job(&self, report: &JobReport) {
+        let evaluates = matches!(
+            report.kind,
+            JobKind::Inventory | JobKind::DailyFlow | JobKind::Pools
+        );
+        if evaluates {
+            evaluate(&self.store, &self.settings).await;
+        }
         if let Err(e) = self.gauges.refresh(&self.store, &self.metrics).await {
             tracing::error!(error = %e, "could not refresh the gauges");
         }
-        if matches!(
-            report.kind,
-            JobKind::Inventory | JobKind::DailyFlow | JobKind::Pools
-        ) {
-            evaluate_and_notify(&self.store, &self.settings, &self.telemetry).await;
-            // Open episodes feed gsl_sims_over_threshold.
-            if let Err(e) = self.gauges.refresh(&self.store, &self.metrics).await {
-                tracing::error!(error = %e, "could not refresh the gauges");
-            }
+        if evaluates {
+            self.delivery.ring();
         }
     }
 }

@@ -650,7 +650,10 @@ async fn the_timer_delivers_until_stopped(pool: PgPool) {
     let stop = tokio_util::sync::CancellationToken::new();
     let task = tokio::spawn({
         let (n, stop) = (n.clone(), stop.clone());
-        async move { n.run(Duration::from_secs(1), stop).await }
+        async move {
+            n.run(Duration::from_secs(1), &tokio::sync::Notify::new(), stop)
+                .await
+        }
     });
     for _ in 0..100 {
         if !hook.received().is_empty() {

@@ -157,9 +157,14 @@ impl Notifier {
         self.targets.iter().map(|(r, _)| *r).collect()
     }
 
-    /// Delivers due alerts every `every` until `stop` is cancelled (the timer beside the post-evaluation
-    /// call; a pass in progress finishes first).
-    pub async fn run(&self, every: Duration, stop: tokio_util::sync::CancellationToken) {
+    /// Delivers due alerts every `every` and whenever `wake` is notified, until `stop` is cancelled. A stop
+    /// ends a pass in flight at once: what was not sent stays due in the outbox for the next process.
+    pub async fn run(
+        &self,
+        every: Duration,
+        wake: &tokio::sync::Notify,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
         if self.targets.is_empty() {
             return;
         }
@@ -168,9 +173,12 @@ impl Notifier {
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = tick.tick() => {
-                    self.deliver_due().await;
-                }
+                _ = tick.tick() => {}
+                _ = wake.notified() => {}
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = self.deliver_due() => {}
             }
         }
     }
