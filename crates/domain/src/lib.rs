@@ -11,5 +11,5 @@ mod usage;
 pub use month::{BadYearMonth, YearMonth};
 pub use period::FlowPeriod;
 pub use report::{GroupBy, OutputFormat};
-pub use tags::{normalize_tags, split_tags, TAG_SEPARATORS};
+pub use tags::{split_tags, TAG_SEPARATORS};
 pub use usage::usage_ratio;

@@ -150,7 +150,9 @@ mod tests {
             (Some(0.9), Some("fleet-b"), false),
             (Some(0.9), None, false),
         ] {
-            let tags = gsl_domain::normalize_tags(tags);
+            let tags: Vec<String> = tags
+                .map(|t| gsl_domain::split_tags(t).map(String::from).collect())
+                .unwrap_or_default();
             assert_eq!(opts.keeps(ratio, &tags), kept, "{ratio:?} {tags:?}");
         }
         let all = MetricsOptions::default();
