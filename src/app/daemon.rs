@@ -31,7 +31,10 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     let engine = Arc::new(super::engine(store.clone(), &settings, &telemetry)?);
     let listener = tokio::net::TcpListener::bind(settings.http.listen)
         .await
-        .map_err(|e| AppError::Failed(format!("http.listen {}: {e}", settings.http.listen)))?;
+        .map_err(AppError::io(format!(
+            "http.listen {}",
+            settings.http.listen
+        )))?;
     tracing::info!(address = %settings.http.listen, "serving /metrics, /healthz, /readyz and /api/v1");
     let shutdown = CancellationToken::new();
     super::cancel_on_signal(shutdown.clone());
@@ -68,5 +71,5 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     })
     .await;
     tracing::info!("stopped");
-    outcome.map_err(AppError::Failed)
+    Ok(outcome?)
 }

@@ -38,7 +38,7 @@ pub async fn run(
         },
     )
     .await
-    .map_err(|e| AppError::Failed(format!("simulator: {e}")))?;
+    .map_err(AppError::io("simulator: bind 127.0.0.1:0"))?;
     eprintln!(
         "gsl-sync demo: GSL simulator with {} cards at {}",
         args.cards,
@@ -66,7 +66,7 @@ pub async fn run(
     super::hooks::evaluate_and_notify(&store, &settings, &telemetry).await;
     let failures: Vec<String> = reports.iter().flat_map(|r| r.failures()).collect();
     if !failures.is_empty() {
-        return Err(AppError::Failed(failures.join("; ")));
+        return Err(AppError::JobsFailed(failures));
     }
     eprintln!(
         "gsl-sync demo: full sync done in {:.0} s",
@@ -75,20 +75,17 @@ pub async fn run(
 
     let metrics = MetricsOptions::new(&settings.metrics, settings.sync.timezone);
     let gauges = SimGauges::new();
-    gauges
-        .refresh(&store, &metrics)
-        .await
-        .map_err(|e| AppError::Failed(format!("gauges: {e}")))?;
+    gauges.refresh(&store, &metrics).await?;
     let listener = match tokio::net::TcpListener::bind(settings.http.listen).await {
         Ok(l) => l,
         // The configured port may belong to a running daemon: any free port serves the demo.
         Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .map_err(|e| AppError::Failed(format!("http: {e}")))?,
+            .map_err(AppError::io("http: bind 127.0.0.1:0"))?,
     };
     let address = listener
         .local_addr()
-        .map_err(|e| AppError::Failed(e.to_string()))?;
+        .map_err(AppError::io("http: local address"))?;
     print_where_to_look(&store, &settings, address).await;
     if args.once {
         return Ok(());
@@ -102,7 +99,7 @@ pub async fn run(
     eprintln!("gsl-sync demo: serving until Ctrl-C");
     serve(listener, router(state), cancel.cancelled_owned())
         .await
-        .map_err(|e| AppError::Failed(format!("http: {e}")))?;
+        .map_err(AppError::io("http: serve"))?;
     drop(sim);
     Ok(())
 }
@@ -118,12 +115,12 @@ async fn demo_database(
             eprintln!("gsl-sync demo: using a fresh database {DEMO_DATABASE} on the configured server");
             Ok((store, None))
         }
-        Err(e) if configured => Err(AppError::Failed(format!(
+        Err(e) if configured => Err(AppError::Demo(format!(
             "the configured database does not answer ({e}); start it or unset DATABASE_URL / database.url to let the demo start its own"
         ))),
         Err(_) => {
             let cluster = temp_pg::start().await.map_err(|why| {
-                AppError::Failed(format!(
+                AppError::Demo(format!(
                     "no PostgreSQL answers at the default address and none could be started: {why}. \
                      Install PostgreSQL (Debian: apt-get install postgresql) or set DATABASE_URL=postgres://USER@HOST:PORT/postgres"
                 ))
@@ -132,7 +129,7 @@ async fn demo_database(
                 "gsl-sync demo: no PostgreSQL configured or answering; started a throwaway cluster in {} for this demo",
                 cluster.data_dir().display()
             );
-            let store = fresh(&cluster.url).await.map_err(|e| AppError::Failed(e.to_string()))?;
+            let store = fresh(&cluster.url).await?;
             Ok((store, Some(cluster)))
         }
     }
@@ -164,7 +161,8 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 fn demo_account(base_url: &str) -> Result<AccountSettings, AppError> {
-    let url = url::Url::parse(base_url).map_err(|e| AppError::Failed(e.to_string()))?;
+    let url = url::Url::parse(base_url)
+        .map_err(|e| AppError::Demo(format!("simulator address {base_url}: {e}")))?;
     Ok(AccountSettings {
         name: "demo".into(),
         endpoint: url.clone(),

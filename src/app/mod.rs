@@ -16,39 +16,63 @@ mod hooks;
 mod sync_cmd;
 pub mod temp_pg;
 
-/// How a command ended, mapped to docs/reference.md's exit codes.
+/// How a command failed; `exit_code` maps it to docs/reference.md's exit codes (2 = fix the invocation or
+/// the configuration, 1 = the work failed).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// Bad usage or configuration: exit 2.
+    #[error("configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
     #[error("{0}")]
     Usage(String),
-    /// The job failed: exit 1.
+    #[error("accounts.{account}: {source}")]
+    Client {
+        account: String,
+        source: crate::gsl::GslError,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Schedule(#[from] crate::sync::schedule::ScheduleError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error("gauges: {0}")]
+    Metrics(#[from] crate::metrics::MetricsError),
+    #[error(transparent)]
+    Simulator(#[from] crate::simulator::SimulatorError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("another gsl-sync holds the sync lock (a daemon is syncing); try again later")]
+    LockHeld,
+    #[error("{}", .0.join("; "))]
+    JobsFailed(Vec<String>),
     #[error("{0}")]
-    Failed(String),
+    Demo(String),
 }
 
-impl From<crate::config::ConfigError> for AppError {
-    fn from(e: crate::config::ConfigError) -> Self {
-        AppError::Usage(format!("configuration: {e}"))
+impl AppError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Config(_) | AppError::Usage(_) | AppError::Client { .. } => 2,
+            AppError::Report(crate::report::ReportError::BadParameter(_)) => 2,
+            _ => 1,
+        }
     }
-}
 
-impl From<crate::store::StoreError> for AppError {
-    fn from(e: crate::store::StoreError) -> Self {
-        AppError::Failed(e.to_string())
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
+        let what = what.into();
+        move |source| AppError::Io { what, source }
     }
 }
 
 pub async fn main(cli: Cli) -> ExitCode {
     match dispatch(cli).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(AppError::Usage(msg)) => {
-            eprintln!("gsl-sync: {msg}");
-            ExitCode::from(2)
-        }
-        Err(AppError::Failed(msg)) => {
-            eprintln!("gsl-sync: {msg}");
-            ExitCode::from(1)
+        Err(e) => {
+            eprintln!("gsl-sync: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }
@@ -70,9 +94,7 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             eprintln!("gsl-sync: migrations applied");
             Ok(())
         }
-        Command::Simulate(args) => crate::simulator::run_cli(&args)
-            .await
-            .map_err(|e| AppError::Failed(e.to_string())),
+        Command::Simulate(args) => Ok(crate::simulator::run_cli(&args).await?),
         Command::Sync(cmd) => {
             let store = connect(&settings).await?;
             store.migrate().await?;
@@ -92,11 +114,8 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
                 settings.sync.timezone,
                 &mut out,
             )
-            .await
-            .map_err(|e| match e {
-                crate::report::ReportError::BadParameter(_) => AppError::Usage(e.to_string()),
-                other => AppError::Failed(other.to_string()),
-            })
+            .await?;
+            Ok(())
         }
     }
 }
@@ -114,7 +133,10 @@ pub fn engine(
         .map(|a| {
             GslClient::new(a.client_settings(&settings.sync), calls.clone())
                 .map(Account::new)
-                .map_err(|e| AppError::Usage(format!("accounts.{}: {e}", a.name)))
+                .map_err(|source| AppError::Client {
+                    account: a.name.clone(),
+                    source,
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Engine::new(
@@ -128,9 +150,7 @@ pub fn engine(
 
 /// Connects to the configured database (creating it when missing and allowed).
 pub(crate) async fn connect(settings: &Settings) -> Result<Store, AppError> {
-    Store::connect(&settings.database.url, settings.database.max_connections)
-        .await
-        .map_err(|e| AppError::Failed(format!("database: {e}")))
+    Ok(Store::connect(&settings.database.url, settings.database.max_connections).await?)
 }
 
 /// Cancels `token` on SIGINT or SIGTERM, so jobs stop at a safe point.

@@ -30,7 +30,7 @@ pub async fn run(settings: &Settings, cmd: &SyncCommand) -> Result<(), AppError>
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(AppError::Failed(failures.join("; ")))
+        Err(AppError::JobsFailed(failures))
     }
 }
 
@@ -45,12 +45,7 @@ pub async fn run_jobs(
 ) -> Result<Vec<JobReport>, AppError> {
     let lock = LeaderLock::try_acquire(store, settings.sync.leader_lock_key, engine.holder())
         .await?
-        .ok_or_else(|| {
-            AppError::Failed(
-                "another gsl-sync holds the sync lock (a daemon is syncing); try again later"
-                    .into(),
-            )
-        })?;
+        .ok_or(AppError::LockHeld)?;
     // Holding the lock, no other syncer runs: runs left 'running' were killed.
     if let Ok(n @ 1..) = store.fail_abandoned_runs(engine.holder()).await {
         tracing::warn!(runs = n, "marked runs of a killed syncer as failed");

@@ -837,29 +837,3 @@ async fn a_real_alertmanager_lists_posted_alerts_and_clears_resolved_ones(pool: 
         active_alerts(&client, &base).await
     );
 }
-
-// ---- promtool ----
-
-fn promtool(args: &[&str]) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");
-    let out = Command::new("promtool")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("promtool not runnable ({e}): run scripts/install-test-deps.sh")
-        });
-    assert!(
-        out.status.success(),
-        "promtool {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-#[test]
-fn prometheus_rules_are_valid_and_their_unit_tests_pass() {
-    promtool(&["check", "rules", "rules.yml"]);
-    promtool(&["test", "rules", "rules.test.yml"]);
-    promtool(&["check", "config", "prometheus.yml"]);
-}

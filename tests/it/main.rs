@@ -3,6 +3,7 @@
 mod alerts;
 mod cli;
 mod client;
+mod deploy;
 mod e2e;
 mod helpers;
 mod metrics;

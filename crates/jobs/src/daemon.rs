@@ -68,7 +68,7 @@ impl Daemon {
     }
 
     /// Runs until `shutdown` is cancelled. Returns once no job is running and the lock is released.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<(), String> {
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), schedule::ScheduleError> {
         let (queue, mut rx) = JobQueue::new();
         let mut triggers = schedule::start_triggers(self.engine.settings(), queue.clone()).await?;
         while !shutdown.is_cancelled() {

@@ -27,7 +27,7 @@ pub(crate) async fn run(
 ) -> Result<Counts, SyncError> {
     let states = ctx.store.daily_flow_state(&ctx.account.name).await?;
     let plan = match explicit {
-        Some(period) => planner::plan_explicit(ctx.today, period).map_err(SyncError::Invalid)?,
+        Some(period) => planner::plan_explicit(ctx.today, period)?,
         None => planner::plan_nightly(ctx.today, close_out_days, &to_planner(&states)),
     };
     let mut counts = Counts::default();

@@ -24,8 +24,8 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("stopped before it finished (shutdown or lost leadership)")]
     Cancelled,
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(#[from] crate::planner::PlanError),
 }
 
 /// What a run was asked to do beyond its schedule.

@@ -68,23 +68,51 @@ pub fn plan_nightly(today: NaiveDate, close_out_days: u32, states: &[MonthState]
     Plan { periods, gap }
 }
 
+/// Why an explicit period cannot be fetched today.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("--date {date} is outside the days the API offers today ({start} to {yesterday})")]
+    DateOutsideWindow {
+        date: NaiveDate,
+        start: NaiveDate,
+        yesterday: NaiveDate,
+    },
+    #[error("--month {month} must be this month or last month ({this} or {last})")]
+    MonthNotOffered {
+        month: YearMonth,
+        this: YearMonth,
+        last: YearMonth,
+    },
+    #[error("--month {month} has no finished day yet (the newest day offered is {yesterday})")]
+    MonthNotStarted {
+        month: YearMonth,
+        yesterday: NaiveDate,
+    },
+}
+
 /// The plan for an explicit `--date` or `--month`, checked against the API's window.
-pub fn plan_explicit(today: NaiveDate, period: FlowPeriod) -> Result<Plan, String> {
+pub fn plan_explicit(today: NaiveDate, period: FlowPeriod) -> Result<Plan, PlanError> {
     let (start, yesterday) = offered_window(today);
     match period {
-        FlowPeriod::Date(d) if d < start || d > yesterday => Err(format!(
-            "--date {d} is outside the days the API offers today ({start} to {yesterday})"
-        )),
-        FlowPeriod::Month(m) if m != YearMonth::of(today) && m != YearMonth::of(start) => {
-            Err(format!(
-                "--month {m} must be this month or last month ({} or {})",
-                YearMonth::of(today),
-                YearMonth::of(start)
-            ))
+        FlowPeriod::Date(date) if date < start || date > yesterday => {
+            Err(PlanError::DateOutsideWindow {
+                date,
+                start,
+                yesterday,
+            })
         }
-        FlowPeriod::Month(m) if m.first_day() > yesterday => Err(format!(
-            "--month {m} has no finished day yet (the newest day offered is {yesterday})"
-        )),
+        FlowPeriod::Month(month)
+            if month != YearMonth::of(today) && month != YearMonth::of(start) =>
+        {
+            Err(PlanError::MonthNotOffered {
+                month,
+                this: YearMonth::of(today),
+                last: YearMonth::of(start),
+            })
+        }
+        FlowPeriod::Month(month) if month.first_day() > yesterday => {
+            Err(PlanError::MonthNotStarted { month, yesterday })
+        }
         p => Ok(Plan {
             periods: vec![p],
             gap: Vec::new(),

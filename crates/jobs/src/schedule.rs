@@ -105,14 +105,24 @@ pub fn missed(cron: &str, tz: Tz, now: DateTime<Utc>, last_success: Option<DateT
     }
 }
 
+/// Why the cron triggers could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("scheduler: {0}")]
+    Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
+    #[error("sync.{job}_schedule: {source}")]
+    Cron {
+        job: &'static str,
+        source: tokio_cron_scheduler::JobSchedulerError,
+    },
+}
+
 /// Starts cron triggers that push jobs onto the queue.
 pub async fn start_triggers(
     settings: &SyncSettings,
     queue: JobQueue,
-) -> Result<JobScheduler, String> {
-    let scheduler = JobScheduler::new()
-        .await
-        .map_err(|e| format!("scheduler: {e}"))?;
+) -> Result<JobScheduler, ScheduleError> {
+    let scheduler = JobScheduler::new().await?;
     for kind in JobKind::ALL {
         let queue = queue.clone();
         let job = Job::new_async_tz(kind.cron(settings), settings.timezone, move |_, _| {
@@ -121,16 +131,13 @@ pub async fn start_triggers(
                 queue.push(kind);
             })
         })
-        .map_err(|e| format!("schedule for {}: {e}", kind.as_str()))?;
-        scheduler
-            .add(job)
-            .await
-            .map_err(|e| format!("scheduler: {e}"))?;
+        .map_err(|source| ScheduleError::Cron {
+            job: kind.as_str(),
+            source,
+        })?;
+        scheduler.add(job).await?;
     }
-    scheduler
-        .start()
-        .await
-        .map_err(|e| format!("scheduler: {e}"))?;
+    scheduler.start().await?;
     Ok(scheduler)
 }
 

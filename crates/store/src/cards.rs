@@ -1,10 +1,9 @@
 //! The card list: `sim_cards` (latest state), `sim_snapshots` (one row per card per data day) and the
 //! seen-set that lets a complete pass mark the missing cards removed.
 
-use sqlx::{Postgres, Transaction};
-
 use super::copy::CopyLine;
 use super::rows::{CardKey, CardRow, MergeStats};
+use super::staged::Staged;
 use super::{Fence, Result, Store};
 
 /// The `sim_cards` columns a listing sets, in staging order (after `ord`).
@@ -134,12 +133,16 @@ fn merge_cards_sql() -> String {
            ON CONFLICT (account, sim_card_id) DO UPDATE SET {set}, last_seen_at = now(), updated_at = now(), removed_at = NULL
            WHERE ({target}, c.removed_at IS NULL) IS DISTINCT FROM ({excluded}, true)
            RETURNING (xmax = 0) AS inserted)
-         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
+         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+                (SELECT count(*) FROM stage_cards) FROM merged",
         set = set.join(", "),
         target = target.join(", "),
         excluded = excluded.join(", "),
     )
 }
+
+const SEEN_SQL: &str =
+    "INSERT INTO inventory_seen (run_id, sim_card_id) SELECT $2, sim_card_id FROM stage_cards ON CONFLICT DO NOTHING";
 
 const SNAPSHOT_SQL: &str = "INSERT INTO sim_snapshots AS s (account, sim_card_id, data_date, flow_used_mb, flow_left_mb, operator_status, sim_status)
    SELECT $1, sim_card_id, data_date, flow_used_mb, flow_left_mb, operator_status, sim_status FROM stage_cards
@@ -171,41 +174,25 @@ impl Store {
         // in the same order and cannot deadlock.
         let mut rows = last_per_card(rows);
         rows.sort_unstable_by_key(|r| r.sim_card_id);
-        let mut tx = self.pool().begin().await?;
-        fence.check(&mut tx).await?;
         // Staged rows are unique per card (see `last_per_card`), so the statements below need no DISTINCT.
-        sqlx::query(&format!(
-            "CREATE TEMP TABLE IF NOT EXISTS stage_cards ON COMMIT DELETE ROWS AS
-             SELECT {} FROM sim_cards WITH NO DATA",
+        let create = format!(
+            "CREATE TEMP TABLE IF NOT EXISTS stage_cards ON COMMIT DELETE ROWS AS SELECT {} FROM sim_cards WITH NO DATA",
             CARD_COLUMNS.join(", ")
-        ))
-        .execute(&mut *tx)
-        .await?;
-        copy_in(
-            &mut tx,
-            &format!("COPY stage_cards ({}) FROM STDIN", CARD_COLUMNS.join(", ")),
+        );
+        let copy = format!("COPY stage_cards ({}) FROM STDIN", CARD_COLUMNS.join(", "));
+        self.merge_staged(
+            fence,
+            account,
+            Staged {
+                create: &create,
+                copy: &copy,
+                merge: &merge_cards_sql(),
+                then: &[SNAPSHOT_SQL, SEEN_SQL],
+                run_id: Some(run_id),
+            },
             encode(&rows),
         )
-        .await?;
-        let (inserted, updated): (i64, i64) = sqlx::query_as(&merge_cards_sql())
-            .bind(account)
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::query(SNAPSHOT_SQL)
-            .bind(account)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO inventory_seen (run_id, sim_card_id) SELECT $1, sim_card_id FROM stage_cards ON CONFLICT DO NOTHING")
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        let distinct = rows.len() as i64;
-        Ok(MergeStats {
-            inserted: inserted as u64,
-            updated: updated as u64,
-            unchanged: (distinct - inserted - updated).max(0) as u64,
-        })
+        .await
     }
 
     /// Ends a pass: when `complete`, cards of the account that this run did not see are marked removed.
@@ -250,20 +237,6 @@ impl Store {
         .await?;
         Ok(rows)
     }
-}
-
-pub(super) async fn copy_in(
-    tx: &mut Transaction<'_, Postgres>,
-    statement: &str,
-    data: Vec<u8>,
-) -> Result<()> {
-    let mut copy = tx.copy_in_raw(statement).await?;
-    if let Err(e) = copy.send(data).await {
-        let _ = copy.abort(e.to_string()).await;
-        return Err(e.into());
-    }
-    copy.finish().await?;
-    Ok(())
 }
 
 #[cfg(test)]

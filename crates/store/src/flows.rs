@@ -1,8 +1,8 @@
 //! Usage history: `sim_daily_flow` (per card and day) and `sim_monthly_usage` (per card and billing cycle).
 
-use super::cards::copy_in;
 use super::copy::CopyLine;
 use super::rows::{DailyFlowRow, MergeStats, MonthlyUsageRow};
+use super::staged::Staged;
 use super::{Fence, Result, Store};
 
 // `xmax` cannot be read back from a partitioned table, so inserts are told from updates by counting the keys
@@ -48,47 +48,7 @@ const MERGE_MONTHLY: &str = "WITH merged AS (
  SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
         (SELECT count(*) FROM (SELECT DISTINCT sim_card_id, billing_cycle FROM stage_monthly) d) FROM merged";
 
-fn stats((inserted, updated, distinct): (i64, i64, i64)) -> MergeStats {
-    MergeStats {
-        inserted: inserted as u64,
-        updated: updated as u64,
-        unchanged: (distinct - inserted - updated).max(0) as u64,
-    }
-}
-
-/// A staged merge: the temp table, the COPY into it, the statement that merges it and counts, and what must
-/// follow in the same transaction.
-struct Staged {
-    create: &'static str,
-    copy: &'static str,
-    merge: &'static str,
-    then: Option<&'static str>,
-}
-
 impl Store {
-    /// One transaction: fence check, COPY into the staging table, one set-based merge.
-    async fn merge_staged(
-        &self,
-        fence: &Fence,
-        account: &str,
-        staged: Staged,
-        data: Vec<u8>,
-    ) -> Result<(i64, i64, i64)> {
-        let mut tx = self.pool().begin().await?;
-        fence.check(&mut tx).await?;
-        sqlx::query(staged.create).execute(&mut *tx).await?;
-        copy_in(&mut tx, staged.copy, data).await?;
-        let counts = sqlx::query_as(staged.merge)
-            .bind(account)
-            .fetch_one(&mut *tx)
-            .await?;
-        if let Some(then) = staged.then {
-            sqlx::query(then).bind(account).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(counts)
-    }
-
     pub async fn merge_daily_flow(
         &self,
         fence: &Fence,
@@ -112,16 +72,15 @@ impl Store {
                 .field(&r.flow_mb)
                 .end();
         }
-        let counts = self
-            .merge_staged(fence, account, Staged {
+        self.merge_staged(fence, account, Staged {
                 create: "CREATE TEMP TABLE IF NOT EXISTS stage_daily_flow
                          (ord bigint, sim_card_id bigint, iccid text, day date, flow_mb double precision) ON COMMIT DELETE ROWS",
                 copy: "COPY stage_daily_flow FROM STDIN",
                 merge: MERGE_DAILY,
-                then: Some(ROLLUP_MONTHLY),
+                then: &[ROLLUP_MONTHLY],
+                run_id: None,
             }, data)
-            .await?;
-        Ok(stats(counts))
+            .await
     }
 
     pub async fn merge_monthly_usage(
@@ -143,16 +102,15 @@ impl Store {
                 .field(&r.flow_used_mb)
                 .end();
         }
-        let counts = self
-            .merge_staged(fence, account, Staged {
+        self.merge_staged(fence, account, Staged {
                 create: "CREATE TEMP TABLE IF NOT EXISTS stage_monthly
                          (ord bigint, sim_card_id bigint, iccid text, billing_cycle date, flow_used_mb double precision) ON COMMIT DELETE ROWS",
                 copy: "COPY stage_monthly FROM STDIN",
                 merge: MERGE_MONTHLY,
-                then: None,
+                then: &[],
+                run_id: None,
             }, data)
-            .await?;
-        Ok(stats(counts))
+            .await
     }
 }
 

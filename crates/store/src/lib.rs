@@ -163,6 +163,7 @@ mod partitions;
 mod pools;
 pub mod rows;
 mod runs;
+mod staged;
 
 pub use leader::{Fence, LeaderLock};
 pub use rows::{

@@ -19,24 +19,51 @@ fn counts(rows: &[(bool,)], total: usize) -> MergeStats {
     }
 }
 
+/// One batched upsert: `insert` names the table and columns, `bind` pushes one row's values after the
+/// account, `conflict` is the `ON CONFLICT ... RETURNING (xmax = 0)` tail. Each chunk is its own transaction.
+struct Batched<'a, T> {
+    insert: &'a str,
+    bind: fn(&mut sqlx::query_builder::Separated<'_, 'a, sqlx::Postgres, &'static str>, &'a T),
+    conflict: &'a str,
+}
+
 impl Store {
+    async fn merge_batched<'a, T>(
+        &self,
+        fence: &Fence,
+        account: &'a str,
+        rows: &'a [T],
+        batched: Batched<'a, T>,
+    ) -> Result<MergeStats> {
+        let mut total = MergeStats::default();
+        for chunk in rows.chunks(CHUNK) {
+            let mut tx = self.pool().begin().await?;
+            fence.check(&mut tx).await?;
+            let mut q = QueryBuilder::new(batched.insert);
+            q.push_values(chunk.iter(), |mut b, r| {
+                b.push_bind(account);
+                (batched.bind)(&mut b, r);
+            });
+            q.push(batched.conflict);
+            let changed: Vec<(bool,)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            total += counts(&changed, chunk.len());
+        }
+        Ok(total)
+    }
+
     pub async fn merge_pools(
         &self,
         fence: &Fence,
         account: &str,
         rows: &[PoolRow],
     ) -> Result<MergeStats> {
-        let mut total = MergeStats::default();
-        for chunk in dedup(rows, |r| (r.kind, r.sim_pool_id)).chunks(CHUNK) {
-            let mut tx = self.pool().begin().await?;
-            fence.check(&mut tx).await?;
-            let mut q = QueryBuilder::new(
-                "INSERT INTO sim_pools AS p (account, kind, sim_pool_id, pool_name, price_plan_name, price_plan_id, status,
+        let rows = dedup(rows, |r| (r.kind, r.sim_pool_id));
+        self.merge_batched(fence, account, &rows, Batched {
+            insert: "INSERT INTO sim_pools AS p (account, kind, sim_pool_id, pool_name, price_plan_name, price_plan_id, status,
                  quantity, activated_sim_quantity, inactive_sim_quantity, disassembled_sim_quantity, effective_time, expired_time) ",
-            );
-            q.push_values(chunk.iter(), |mut b, r| {
-                b.push_bind(account)
-                    .push_bind(r.kind)
+            bind: |b, r| {
+                b.push_bind(r.kind)
                     .push_bind(r.sim_pool_id)
                     .push_bind(&r.pool_name)
                     .push_bind(&r.price_plan_name)
@@ -48,9 +75,8 @@ impl Store {
                     .push_bind(r.disassembled_sim_quantity)
                     .push_bind(r.effective_time)
                     .push_bind(r.expired_time);
-            });
-            q.push(
-                " ON CONFLICT (account, kind, sim_pool_id) DO UPDATE SET pool_name = EXCLUDED.pool_name,
+            },
+            conflict: " ON CONFLICT (account, kind, sim_pool_id) DO UPDATE SET pool_name = EXCLUDED.pool_name,
                  price_plan_name = EXCLUDED.price_plan_name, price_plan_id = EXCLUDED.price_plan_id, status = EXCLUDED.status,
                  quantity = EXCLUDED.quantity, activated_sim_quantity = EXCLUDED.activated_sim_quantity,
                  inactive_sim_quantity = EXCLUDED.inactive_sim_quantity, disassembled_sim_quantity = EXCLUDED.disassembled_sim_quantity,
@@ -61,12 +87,8 @@ impl Store {
                         EXCLUDED.quantity, EXCLUDED.activated_sim_quantity, EXCLUDED.inactive_sim_quantity,
                         EXCLUDED.disassembled_sim_quantity, EXCLUDED.effective_time, EXCLUDED.expired_time, true)
                  RETURNING (xmax = 0)",
-            );
-            let changed: Vec<(bool,)> = q.build_query_as().fetch_all(&mut *tx).await?;
-            tx.commit().await?;
-            total += counts(&changed, chunk.len());
-        }
-        Ok(total)
+        })
+        .await
     }
 
     pub async fn merge_pool_usage(
@@ -75,34 +97,24 @@ impl Store {
         account: &str,
         rows: &[PoolUsageRow],
     ) -> Result<MergeStats> {
-        let mut total = MergeStats::default();
-        for chunk in dedup(rows, |r| (r.kind, r.sim_pool_id, r.billing_cycle)).chunks(CHUNK) {
-            let mut tx = self.pool().begin().await?;
-            fence.check(&mut tx).await?;
-            let mut q = QueryBuilder::new(
-                "INSERT INTO sim_pool_usage AS u (account, kind, sim_pool_id, billing_cycle, flow_total_mb, flow_used_mb, flow_left_mb) ",
-            );
-            q.push_values(chunk.iter(), |mut b, r| {
-                b.push_bind(account)
-                    .push_bind(r.kind)
+        let rows = dedup(rows, |r| (r.kind, r.sim_pool_id, r.billing_cycle));
+        self.merge_batched(fence, account, &rows, Batched {
+            insert: "INSERT INTO sim_pool_usage AS u (account, kind, sim_pool_id, billing_cycle, flow_total_mb, flow_used_mb, flow_left_mb) ",
+            bind: |b, r| {
+                b.push_bind(r.kind)
                     .push_bind(r.sim_pool_id)
                     .push_bind(r.billing_cycle)
                     .push_bind(r.flow_total_mb)
                     .push_bind(r.flow_used_mb)
                     .push_bind(r.flow_left_mb);
-            });
-            q.push(
-                " ON CONFLICT (account, kind, sim_pool_id, billing_cycle) DO UPDATE SET flow_total_mb = EXCLUDED.flow_total_mb,
+            },
+            conflict: " ON CONFLICT (account, kind, sim_pool_id, billing_cycle) DO UPDATE SET flow_total_mb = EXCLUDED.flow_total_mb,
                  flow_used_mb = EXCLUDED.flow_used_mb, flow_left_mb = EXCLUDED.flow_left_mb, fetched_at = now()
                  WHERE (u.flow_total_mb, u.flow_used_mb, u.flow_left_mb)
                    IS DISTINCT FROM (EXCLUDED.flow_total_mb, EXCLUDED.flow_used_mb, EXCLUDED.flow_left_mb)
                  RETURNING (xmax = 0)",
-            );
-            let changed: Vec<(bool,)> = q.build_query_as().fetch_all(&mut *tx).await?;
-            tx.commit().await?;
-            total += counts(&changed, chunk.len());
-        }
-        Ok(total)
+        })
+        .await
     }
 
     pub async fn merge_pool_members(
@@ -111,39 +123,27 @@ impl Store {
         account: &str,
         rows: &[PoolMemberRow],
     ) -> Result<MergeStats> {
-        let mut total = MergeStats::default();
-        for chunk in dedup(rows, |r| {
+        let rows = dedup(rows, |r| {
             (r.kind, r.sim_pool_id, r.billing_cycle, r.cid.clone())
-        })
-        .chunks(CHUNK)
-        {
-            let mut tx = self.pool().begin().await?;
-            fence.check(&mut tx).await?;
-            let mut q = QueryBuilder::new(
-                "INSERT INTO sim_pool_members AS m (account, kind, sim_pool_id, billing_cycle, cid, sim_price_plan_id, flow_used_mb, sim_status) ",
-            );
-            q.push_values(chunk.iter(), |mut b, r| {
-                b.push_bind(account)
-                    .push_bind(r.kind)
+        });
+        self.merge_batched(fence, account, &rows, Batched {
+            insert: "INSERT INTO sim_pool_members AS m (account, kind, sim_pool_id, billing_cycle, cid, sim_price_plan_id, flow_used_mb, sim_status) ",
+            bind: |b, r| {
+                b.push_bind(r.kind)
                     .push_bind(r.sim_pool_id)
                     .push_bind(r.billing_cycle)
                     .push_bind(&r.cid)
                     .push_bind(r.sim_price_plan_id)
                     .push_bind(r.flow_used_mb)
                     .push_bind(r.sim_status);
-            });
-            q.push(
-                " ON CONFLICT (account, kind, sim_pool_id, billing_cycle, cid) DO UPDATE SET sim_price_plan_id = EXCLUDED.sim_price_plan_id,
+            },
+            conflict: " ON CONFLICT (account, kind, sim_pool_id, billing_cycle, cid) DO UPDATE SET sim_price_plan_id = EXCLUDED.sim_price_plan_id,
                  flow_used_mb = EXCLUDED.flow_used_mb, sim_status = EXCLUDED.sim_status, fetched_at = now()
                  WHERE (m.sim_price_plan_id, m.flow_used_mb, m.sim_status)
                    IS DISTINCT FROM (EXCLUDED.sim_price_plan_id, EXCLUDED.flow_used_mb, EXCLUDED.sim_status)
                  RETURNING (xmax = 0)",
-            );
-            let changed: Vec<(bool,)> = q.build_query_as().fetch_all(&mut *tx).await?;
-            tx.commit().await?;
-            total += counts(&changed, chunk.len());
-        }
-        Ok(total)
+        })
+        .await
     }
 }
 

@@ -1,0 +1,63 @@
+//! The one staged merge: rows are COPYed into a temp table and merged by set-based statements in one
+//! transaction, after a fence check. Cards, daily flow and month usage all go through it.
+
+use sqlx::{Postgres, Transaction};
+
+use super::rows::MergeStats;
+use super::{Fence, Result, Store};
+
+/// The statements of a staged merge. `merge` binds `$1` = account and returns
+/// `(inserted, updated, distinct keys)`; each of `then` binds `$1` = account and `$2` = `run_id`.
+pub(super) struct Staged<'a> {
+    pub create: &'a str,
+    pub copy: &'a str,
+    pub merge: &'a str,
+    pub then: &'a [&'a str],
+    pub run_id: Option<i64>,
+}
+
+impl Store {
+    pub(super) async fn merge_staged(
+        &self,
+        fence: &Fence,
+        account: &str,
+        staged: Staged<'_>,
+        data: Vec<u8>,
+    ) -> Result<MergeStats> {
+        let mut tx = self.pool().begin().await?;
+        fence.check(&mut tx).await?;
+        sqlx::query(staged.create).execute(&mut *tx).await?;
+        copy_in(&mut tx, staged.copy, data).await?;
+        let counts = sqlx::query_as(staged.merge)
+            .bind(account)
+            .fetch_one(&mut *tx)
+            .await?;
+        for then in staged.then {
+            sqlx::query(then)
+                .bind(account)
+                .bind(staged.run_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(stats(counts))
+    }
+}
+
+fn stats((inserted, updated, distinct): (i64, i64, i64)) -> MergeStats {
+    MergeStats {
+        inserted: inserted as u64,
+        updated: updated as u64,
+        unchanged: (distinct - inserted - updated).max(0) as u64,
+    }
+}
+
+async fn copy_in(tx: &mut Transaction<'_, Postgres>, statement: &str, data: Vec<u8>) -> Result<()> {
+    let mut copy = tx.copy_in_raw(statement).await?;
+    if let Err(e) = copy.send(data).await {
+        let _ = copy.abort(e.to_string()).await;
+        return Err(e.into());
+    }
+    copy.finish().await?;
+    Ok(())
+}
