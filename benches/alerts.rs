@@ -31,9 +31,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let mut admin = sqlx::PgConnection::connect(&server).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {DB} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await?;
     let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
     let url = SecretString::from(format!("{base}/{DB}"));
     let store = Store::connect(&url, 4).await?;
@@ -75,9 +77,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     drop(store);
     if std::env::var_os("ALERTS_BENCH_KEEP").is_none() {
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {DB} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await?;
     }
     Ok(())
 }

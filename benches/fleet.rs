@@ -100,7 +100,7 @@ async fn copy_ceiling(store: &Store, tables: &[(&str, &str)]) -> Duration {
         dumps.push(bytes);
     }
     for (table, _) in tables {
-        sqlx::query(&format!("TRUNCATE {table}"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("TRUNCATE {table}")))
             .execute(&mut *conn)
             .await
             .expect("truncate");

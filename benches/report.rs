@@ -19,9 +19,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let mut admin = sqlx::PgConnection::connect(&format!("{SERVER}/postgres")).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {DB} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await?;
     let store = Store::connect(&SecretString::from(format!("{SERVER}/{DB}")), 8).await?;
     store.migrate().await?;
     let t = Instant::now();
@@ -84,9 +86,9 @@ async fn load(store: &Store, cards: i64) -> Result<(), Box<dyn std::error::Error
         ("2026_10", "2026-10-01", "2026-11-01"),
         ("2026_11", "2026-11-01", "2026-12-01"),
     ] {
-        sqlx::query(&format!(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
             "CREATE TABLE sim_daily_flow_p{name} PARTITION OF sim_daily_flow FOR VALUES FROM ('{from}') TO ('{to}')"
-        ))
+        )))
         .execute(store.pool())
         .await?;
     }

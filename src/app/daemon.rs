@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::follow::Follower;
 use super::hooks::{DaemonHooks, Delivery};
 use super::AppError;
 use crate::config::Settings;
 use crate::http::{router, serve, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges};
 use crate::sync::daemon::{Daemon, ElectionTimings};
+use crate::sync::JobKind;
 use crate::telemetry::Telemetry;
 
 /// How often due notifications are retried between syncs (a receiver that was down gets them here).
@@ -20,6 +22,7 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     let store = super::connect(&settings).await?;
     store.migrate().await?;
     let telemetry = Telemetry::new();
+    seed_zeros(&telemetry, &settings);
     let metrics = MetricsOptions::new(&settings.metrics, settings.sync.timezone);
     let gauges = SimGauges::new();
     if let Err(e) = gauges.refresh(&store, &metrics).await {
@@ -49,27 +52,50 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         router(state),
         shutdown.clone().cancelled_owned(),
     ));
-    let delivery = Delivery::new(&store, &settings, &telemetry);
-    let notify_loop = tokio::spawn({
-        let (delivery, stop) = (delivery.clone(), shutdown.clone());
-        async move { delivery.run(NOTIFY_EVERY, stop).await }
-    });
+    let follower = tokio::spawn(
+        Follower {
+            store: store.clone(),
+            gauges: gauges.clone(),
+            metrics: metrics.clone(),
+            telemetry: telemetry.clone(),
+            me: settings.instance.clone(),
+        }
+        .run(shutdown.clone()),
+    );
     let hooks = Arc::new(DaemonHooks {
         store: store.clone(),
         settings: settings.clone(),
-        delivery,
+        delivery: Delivery::new(&store, &settings, &telemetry),
         gauges,
         metrics,
     });
-    let daemon = Daemon::new(engine, store, hooks, ElectionTimings::default());
+    let daemon = Daemon::new(engine, store, hooks.clone(), ElectionTimings::default());
+    let notify_loop = tokio::spawn({
+        let (hooks, stop, syncing) = (hooks.clone(), shutdown.clone(), daemon.leading());
+        async move { hooks.delivery.run(NOTIFY_EVERY, syncing, stop).await }
+    });
     let grace = settings.sync.shutdown_grace;
     let outcome = daemon.run(shutdown.clone()).await;
     shutdown.cancel();
     let _ = tokio::time::timeout(grace, async {
         let _ = notify_loop.await;
+        let _ = follower.await;
         let _ = http.await;
     })
     .await;
     tracing::info!("stopped");
     Ok(outcome?)
+}
+
+fn seed_zeros(telemetry: &Telemetry, settings: &Settings) {
+    let accounts: Vec<&str> = settings.accounts.iter().map(|a| a.name.as_str()).collect();
+    let jobs: Vec<&str> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
+    let mut receivers = Vec::new();
+    if settings.alerts.alertmanager_url.is_some() {
+        receivers.push("alertmanager");
+    }
+    if settings.alerts.webhook_url.is_some() {
+        receivers.push("webhook");
+    }
+    telemetry.seed_zeros(&accounts, &jobs, &receivers);
 }

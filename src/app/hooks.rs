@@ -1,5 +1,6 @@
 //! What follows a sync: refresh the gauges, evaluate alert rules, deliver notifications.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
@@ -57,10 +58,17 @@ impl Delivery {
         self.wake.notify_one();
     }
 
-    /// The daemon's delivery task: on every ring and every `every`, off the job loop, until `stop`.
-    pub async fn run(&self, every: std::time::Duration, stop: CancellationToken) {
+    /// The daemon's delivery task: on every ring and every `every`, off the job loop, until `stop`; only
+    /// while `syncing` is set (the syncer delivers, so replicas do not send each notification twice).
+    pub async fn run(
+        &self,
+        every: std::time::Duration,
+        syncing: Arc<AtomicBool>,
+        stop: CancellationToken,
+    ) {
         if let Some(notifier) = &self.notifier {
-            notifier.run(every, &self.wake, stop).await;
+            let active = move || syncing.load(Ordering::SeqCst);
+            notifier.run(every, &self.wake, &active, stop).await;
         }
     }
 }
@@ -110,6 +118,9 @@ impl AfterJob for DaemonHooks {
         }
         if let Err(e) = self.gauges.refresh(&self.store, &self.metrics).await {
             tracing::error!(error = %e, "could not refresh the gauges");
+        }
+        if let Err(e) = self.store.announce_refresh(&self.settings.instance).await {
+            tracing::warn!(error = %e, "could not tell the other replicas to refresh their gauges");
         }
         if evaluates {
             self.delivery.ring();

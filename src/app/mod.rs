@@ -12,6 +12,7 @@ use crate::telemetry::Telemetry;
 
 mod daemon;
 mod demo;
+mod follow;
 mod hooks;
 mod sync_cmd;
 pub mod temp_pg;

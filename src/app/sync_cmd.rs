@@ -26,6 +26,10 @@ pub async fn run(settings: &Settings, cmd: &SyncCommand) -> Result<(), AppError>
     if let SyncCommand::All = cmd {
         super::hooks::evaluate_and_notify(&store, settings, &Telemetry::new()).await;
     }
+    // Running daemons serve gauges: tell them the data moved.
+    if let Err(e) = store.announce_refresh(&settings.instance).await {
+        tracing::warn!(error = %e, "could not tell running daemons to refresh their gauges");
+    }
     let failures: Vec<String> = reports.iter().flat_map(JobReport::failures).collect();
     if failures.is_empty() {
         Ok(())

@@ -71,8 +71,21 @@ fn server_command(bin: &Path, as_postgres: bool) -> Command {
     }
 }
 
+/// What a cluster is started with beyond the defaults: server settings (`-c name=value`) and files written
+/// into its data folder before it starts (certificates and keys, readable by the server only).
+#[derive(Default)]
+pub struct ClusterOptions {
+    pub settings: Vec<(String, String)>,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
 /// Starts a cluster in a temporary folder on a free port; it is stopped and deleted when dropped.
 pub async fn start() -> Result<TempCluster, String> {
+    start_with(ClusterOptions::default()).await
+}
+
+/// `start`, with extra settings and files (the TLS tests start a cluster with `ssl = on` this way).
+pub async fn start_with(options: ClusterOptions) -> Result<TempCluster, String> {
     let bin = find_server_binaries()
         .ok_or("no PostgreSQL server binaries (initdb, postgres) found; install them (Debian: apt-get install postgresql) or set DATABASE_URL")?;
     let as_postgres = is_root();
@@ -113,18 +126,21 @@ pub async fn start() -> Result<TempCluster, String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
+    write_files(&data, &options.files, as_postgres)?;
     let port = free_port()?;
-    let child = server_command(&bin.join("postgres"), as_postgres)
-        .arg("-D")
-        .arg(&data)
-        .args([
-            "-p",
-            &port.to_string(),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=off",
-        ])
+    let mut server = server_command(&bin.join("postgres"), as_postgres);
+    server.arg("-D").arg(&data).args([
+        "-p",
+        &port.to_string(),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "fsync=off",
+    ]);
+    for (name, value) in &options.settings {
+        server.arg("-c").arg(format!("{name}={value}"));
+    }
+    let child = server
         .arg("-k")
         .arg(dir.path())
         .stdout(Stdio::null())
@@ -148,6 +164,21 @@ pub async fn start() -> Result<TempCluster, String> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err("the temporary PostgreSQL did not start within 10 s".into())
+}
+
+fn write_files(data: &Path, files: &[(String, Vec<u8>)], as_postgres: bool) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    for (name, contents) in files {
+        let path = data.join(name);
+        std::fs::write(&path, contents).map_err(|e| format!("{name}: {e}"))?;
+        // The server refuses a key file that others can read.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("{name}: {e}"))?;
+        if as_postgres {
+            let _ = Command::new("chown").arg("postgres").arg(&path).status();
+        }
+    }
+    Ok(())
 }
 
 fn free_port() -> Result<u16, String> {

@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
+use crate::metrics::text::Format;
 use crate::metrics::{scrape, MetricsOptions, ScrapeRequest, Shard, SimGauges};
 use crate::store::Store;
 use crate::telemetry::Telemetry;
@@ -95,14 +96,19 @@ async fn metrics(
         Ok(s) => s,
         Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
+    let format = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map_or(Format::Prometheus, Format::negotiate);
     let req = ScrapeRequest {
         shard,
         accept_gzip: accepts_gzip(&headers),
+        format,
     };
     // This process's own families: once per process, so not on scrape-time shards other than 0.
     let serve_daemon = shard.is_none_or(|s| s.serves_fleet());
     let daemon = if serve_daemon {
-        state.telemetry.encode()
+        state.telemetry.encode(format)
     } else {
         Vec::new()
     };
@@ -111,18 +117,17 @@ async fn metrics(
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(scrape_content_type()),
+        HeaderValue::from_static(format.content_type()),
     );
     if body.gzip {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("accept, accept-encoding"),
+    );
     *resp.body_mut() = Body::from_stream(body.into_stream());
     resp
-}
-
-fn scrape_content_type() -> &'static str {
-    crate::metrics::text::CONTENT_TYPE
 }
 
 async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {

@@ -26,6 +26,7 @@ pub struct Telemetry {
     pub sync_last_success: GaugeVec,
     pub sync_last_duration: GaugeVec,
     pub alert_notifications: IntCounterVec,
+    pub build_info: IntGaugeVec,
 }
 
 impl Default for Telemetry {
@@ -68,7 +69,7 @@ impl Telemetry {
         .expect("valid metric");
         let sync_runs = IntCounterVec::new(
             Opts::new("gsl_sync_runs_total", "Sync job runs by result."),
-            &["account", "job", "result"],
+            &["account", "job_name", "result"],
         )
         .expect("valid metric");
         let sync_last_success = GaugeVec::new(
@@ -76,7 +77,7 @@ impl Telemetry {
                 "gsl_sync_last_success_timestamp_seconds",
                 "Unix time the job last succeeded.",
             ),
-            &["account", "job"],
+            &["account", "job_name"],
         )
         .expect("valid metric");
         let sync_last_duration = GaugeVec::new(
@@ -84,7 +85,7 @@ impl Telemetry {
                 "gsl_sync_last_duration_seconds",
                 "How long the job's last run took.",
             ),
-            &["account", "job"],
+            &["account", "job_name"],
         )
         .expect("valid metric");
         let alert_notifications = IntCounterVec::new(
@@ -95,6 +96,21 @@ impl Telemetry {
             &["receiver", "result"],
         )
         .expect("valid metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "gsl_build_info",
+                "1, labelled with the version of the running gsl-sync.",
+            ),
+            &["version"],
+        )
+        .expect("valid metric");
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        registry
+            .register(Box::new(build_info.clone()))
+            .expect("unique metric");
+        register_process_collector(&registry);
         for c in [
             &api_requests,
             &api_retries,
@@ -127,8 +143,48 @@ impl Telemetry {
             sync_last_success,
             sync_last_duration,
             alert_notifications,
+            build_info,
         }
     }
+
+    /// Creates every counter series the daemon can move, at 0, so `rate()` and `increase()` see the first
+    /// failure instead of a series that appears with it.
+    pub fn seed_zeros(&self, accounts: &[&str], jobs: &[&str], receivers: &[&str]) {
+        for account in accounts {
+            for job in jobs {
+                for result in ["succeeded", "failed"] {
+                    self.sync_runs.with_label_values(&[account, job, result]);
+                }
+            }
+            for op in Operation::ALL {
+                self.api_requests
+                    .with_label_values(&[account, op.as_str(), "200"]);
+                for reason in gsl_client::RETRY_REASONS {
+                    self.api_retries
+                        .with_label_values(&[account, op.as_str(), reason]);
+                }
+            }
+        }
+        for receiver in receivers {
+            for result in ["success", "failure"] {
+                self.alert_notifications
+                    .with_label_values(&[receiver, result]);
+            }
+        }
+    }
+}
+
+/// `process_*` (CPU, resident memory, open files, start time) where the platform offers them (Linux).
+fn register_process_collector(registry: &Registry) {
+    #[cfg(target_os = "linux")]
+    {
+        let collector = prometheus::process_collector::ProcessCollector::for_self();
+        if let Err(e) = registry.register(Box::new(collector)) {
+            tracing::warn!(error = %e, "process metrics unavailable");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = registry;
 }
 
 impl Telemetry {
@@ -175,8 +231,9 @@ impl Telemetry {
         }
     }
 
-    /// The daemon's families in the text format; small, so encoded at every scrape.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The daemon's families in the text format; small, so encoded at every scrape. OpenMetrics differs
+    /// from 0.0.4 here only in how a counter family is named (without `_total`).
+    pub fn encode(&self, format: crate::metrics::text::Format) -> Vec<u8> {
         let mut out = Vec::new();
         // Encoding our own well-formed registry into a Vec cannot fail; an empty body is the safe fallback.
         if TextEncoder::new()
@@ -185,7 +242,10 @@ impl Telemetry {
         {
             out.clear();
         }
-        out
+        match format {
+            crate::metrics::text::Format::Prometheus => out,
+            crate::metrics::text::Format::OpenMetrics => counters_for_open_metrics(&out),
+        }
     }
 }
 
@@ -226,5 +286,83 @@ impl DeliveryObserver for Telemetry {
         self.alert_notifications
             .with_label_values(&[receiver, result])
             .inc_by(alerts);
+    }
+}
+
+/// Renames counter families `x_total` to `x` in their HELP and TYPE lines, as OpenMetrics wants (the
+/// samples keep `_total`); untyped families become `unknown`.
+fn counters_for_open_metrics(text: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(text);
+    let counters: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            let base = name
+                .strip_suffix("_total")
+                .filter(|_| counters.contains(name))?;
+            Some(format!("{prefix}{base} {tail}"))
+        });
+        match renamed {
+            Some(l) => out.push_str(l.trim_end()),
+            None if line.starts_with("# TYPE ") && line.ends_with(" untyped") => {
+                out.push_str(&line.replace(" untyped", " unknown"))
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_metrics_names_counter_families_without_total() {
+        let t = Telemetry::new();
+        t.seed_zeros(&["main"], &["inventory"], &["webhook"]);
+        let om = String::from_utf8(t.encode(crate::metrics::text::Format::OpenMetrics)).unwrap();
+        assert!(om.contains("# TYPE gsl_sync_runs counter\n"), "{om}");
+        assert!(
+            om.contains(
+                "gsl_sync_runs_total{account=\"main\",job_name=\"inventory\",result=\"failed\"} 0"
+            ),
+            "{om}"
+        );
+        assert!(!om.contains("# TYPE gsl_sync_runs_total"), "{om}");
+        let text = String::from_utf8(t.encode(crate::metrics::text::Format::Prometheus)).unwrap();
+        assert!(
+            text.contains("# TYPE gsl_sync_runs_total counter"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn build_info_and_process_metrics_are_there_from_the_start() {
+        let text =
+            String::from_utf8(Telemetry::new().encode(crate::metrics::text::Format::Prometheus))
+                .unwrap();
+        assert!(
+            text.contains(&format!(
+                "gsl_build_info{{version=\"{}\"}} 1",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{text}"
+        );
+        #[cfg(target_os = "linux")]
+        for family in [
+            "process_resident_memory_bytes",
+            "process_cpu_seconds_total",
+            "process_open_fds",
+        ] {
+            assert!(text.contains(family), "{family} missing:\n{text}");
+        }
     }
 }

@@ -89,7 +89,9 @@ for f in sorted(os.listdir(os.path.join(dep, "grafana", "dashboards"))):
                     if tb not in tables:
                         fail(f"{f}: table {tb} not in the schema")
     for v in dash.get("templating", {}).get("list", []):
-        for tb in re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", v.get("query", ""), re.I):
+        q = v.get("query", "")
+        q = q.get("query", "") if isinstance(q, dict) else q
+        for tb in re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", q, re.I):
             if tb not in tables:
                 fail(f"{f}: variable table {tb}")
 if not rules:

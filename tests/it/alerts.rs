@@ -82,9 +82,9 @@ async fn card(pool: &PgPool, id: i64, used: f64, left: f64) {
 }
 
 async fn set(pool: &PgPool, id: i64, assignment: &str) {
-    sqlx::query(&format!(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE sim_cards SET {assignment} WHERE account = $1 AND sim_card_id = $2"
-    ))
+    )))
     .bind(ACCOUNT)
     .bind(id)
     .execute(pool)
@@ -651,8 +651,13 @@ async fn the_timer_delivers_until_stopped(pool: PgPool) {
     let task = tokio::spawn({
         let (n, stop) = (n.clone(), stop.clone());
         async move {
-            n.run(Duration::from_secs(1), &tokio::sync::Notify::new(), stop)
-                .await
+            n.run(
+                Duration::from_secs(1),
+                &tokio::sync::Notify::new(),
+                &|| true,
+                stop,
+            )
+            .await
         }
     });
     for _ in 0..100 {

@@ -152,7 +152,7 @@ async fn the_daemon_syncs_serves_metrics_and_stops_on_sigterm(pool: PgPool) {
                 .filter(|l| l.starts_with("gsl_sim_flow_used_bytes{"))
                 .count();
             let daily_done = body.contains(
-                "gsl_sync_last_success_timestamp_seconds{account=\"main\",job=\"daily_flow\"}",
+                "gsl_sync_last_success_timestamp_seconds{account=\"main\",job_name=\"daily_flow\"}",
             );
             if cards == 700 && daily_done {
                 break;

@@ -90,8 +90,11 @@ async fn grafana_postgres_panels_run_against_the_schema(pool: PgPool) {
                     continue;
                 };
                 let time_filter = expand_time_filter(sql);
-                let sql = time_filter.replace("$iccid", "8986001");
-                let rows = sqlx::query(&sql)
+                // Grafana formats `${account:regex}` as `.*` for "All".
+                let sql = time_filter
+                    .replace("$iccid", "8986001")
+                    .replace("${account:regex}", ".*");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                     .fetch_all(&pool)
                     .await
                     .unwrap_or_else(|e| panic!("{sql}: {e}"));

@@ -12,3 +12,4 @@ mod resilience;
 mod simulator;
 mod sync;
 mod tidy;
+mod tls;

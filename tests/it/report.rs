@@ -21,9 +21,9 @@ pub(crate) async fn seed(pool: &PgPool) {
         ("2026_10", "2026-10-01", "2026-11-01"),
         ("2026_11", "2026-11-01", "2026-12-01"),
     ] {
-        sqlx::query(&format!(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
             "CREATE TABLE IF NOT EXISTS sim_daily_flow_p{name} PARTITION OF sim_daily_flow FOR VALUES FROM ('{from}') TO ('{to}')"
-        ))
+        )))
         .execute(pool)
         .await
         .unwrap();

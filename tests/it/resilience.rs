@@ -109,7 +109,7 @@ async fn data_fingerprint(url: &str) -> Vec<String> {
     let mut out = Vec::new();
     for sql in SNAPSHOT_SQL {
         out.push(
-            sqlx::query_scalar::<_, Option<String>>(sql)
+            sqlx::query_scalar::<_, Option<String>>(*sql)
                 .fetch_one(&pool)
                 .await
                 .expect(sql)
@@ -125,10 +125,12 @@ async fn a_sync_killed_with_sigkill_and_rerun_equals_a_clean_run(pool: PgPool) {
     let sim = SimProcess::start(3000).await;
     let killed_db = server_url(&pool, &database_of(&pool));
     let clean_name = format!("gsl_sync_clean_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE \"{clean_name}\""))
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE \"{clean_name}\""
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
     let clean_db = server_url(&pool, &clean_name);
 
     let mut child = sync_command(&sim, &killed_db).spawn().expect("sync starts");
@@ -191,10 +193,12 @@ async fn a_sync_killed_with_sigkill_and_rerun_equals_a_clean_run(pool: PgPool) {
     );
     let other = PgPool::connect(&clean_db).await.unwrap();
     other.close().await;
-    sqlx::query(&format!("DROP DATABASE \"{clean_name}\" WITH (FORCE)"))
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE \"{clean_name}\" WITH (FORCE)"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
 }
 
 struct Recorder(Mutex<Vec<JobKind>>);

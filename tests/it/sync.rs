@@ -39,7 +39,10 @@ pub fn assert_ok(reports: &[JobReport]) {
 }
 
 async fn count(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(pool)
+        .await
+        .expect(sql)
 }
 
 fn inserted(reports: &[JobReport]) -> u64 {

@@ -159,10 +159,13 @@ impl Notifier {
 
     /// Delivers due alerts every `every` and whenever `wake` is notified, until `stop` is cancelled. A stop
     /// ends a pass in flight at once: what was not sent stays due in the outbox for the next process.
+    /// Delivers on every `wake` and every `every` until `stop`, skipping the rounds where `active` says
+    /// no (a replica that does not sync leaves delivery to the one that does, so nothing is sent twice).
     pub async fn run(
         &self,
         every: Duration,
         wake: &tokio::sync::Notify,
+        active: &(dyn Fn() -> bool + Sync),
         stop: tokio_util::sync::CancellationToken,
     ) {
         if self.targets.is_empty() {
@@ -175,6 +178,9 @@ impl Notifier {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
                 _ = wake.notified() => {}
+            }
+            if !active() {
+                continue;
             }
             tokio::select! {
                 _ = stop.cancelled() => return,

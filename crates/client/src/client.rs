@@ -518,6 +518,9 @@ fn aksk_headers(
     out
 }
 
+/// Every `reason` label `gsl_api_retries_total` can carry.
+pub const RETRY_REASONS: [&str; 4] = ["rate_limited", "server_error", "transport", "timeout"];
+
 fn retry_reason(err: &GslError) -> Option<&'static str> {
     match err {
         GslError::RateLimited { .. } => Some("rate_limited"),

@@ -12,7 +12,7 @@ pub mod sign;
 pub mod types;
 
 pub use auth::Auth;
-pub use client::{ClientSettings, GslClient};
+pub use client::{ClientSettings, GslClient, RETRY_REASONS};
 pub use error::{ErrorBody, GslError};
 pub use models::{
     BackPool, BackPoolPage, CardFlow, DailyFlowDay, FlowUsage, MonthUsage, PoolMember,

@@ -10,6 +10,9 @@ use futures::Stream;
 use super::options::Shard;
 use super::sims::Rendering;
 use super::table::{header, FAMILY_COUNT};
+use super::text::Format;
+
+const OPEN_METRICS_EOF: &[u8] = b"# EOF\n";
 
 /// Chunk size of the streamed body: big enough to be cheap, small enough to keep back-pressure.
 const CHUNK: usize = 1 << 20;
@@ -42,14 +45,19 @@ pub struct ScrapeRequest {
     pub shard: Option<Shard>,
     /// The client accepts gzip.
     pub accept_gzip: bool,
+    pub format: Format,
 }
 
 /// Builds the body: the per-SIM families (and fleet), then the daemon's own families (`daemon`, encoded at
 /// scrape time). A full scrape that accepts gzip gets one gzip member: a header, the cached deflate blocks,
 /// `daemon` as stored blocks and the trailer — nothing is compressed at scrape time. Plain scrapes, and
 /// scrape-time shards (served plain), assemble the lines from the card table chunk by chunk.
-pub fn body(r: Arc<Rendering>, req: ScrapeRequest, daemon: Vec<u8>) -> ScrapeBody {
+pub fn body(r: Arc<Rendering>, req: ScrapeRequest, mut daemon: Vec<u8>) -> ScrapeBody {
+    let open_metrics = req.format == Format::OpenMetrics;
     if req.shard.is_none() && req.accept_gzip {
+        if open_metrics {
+            daemon.extend_from_slice(OPEN_METRICS_EOF);
+        }
         let tail = gzip_tail(&daemon, r.gzip_crc, r.gzip_len);
         let chunks = std::iter::once(Bytes::from_static(&GZIP_HEADER))
             .chain(split(&r.gzip))
@@ -59,11 +67,14 @@ pub fn body(r: Arc<Rendering>, req: ScrapeRequest, daemon: Vec<u8>) -> ScrapeBod
             chunks: Box::new(chunks),
         };
     }
-    let tail = if req.shard.is_none_or(|s| s.serves_fleet()) {
+    let mut tail = if req.shard.is_none_or(|s| s.serves_fleet()) {
         vec![r.fleet.clone(), Bytes::from(daemon)]
     } else {
         Vec::new()
     };
+    if open_metrics {
+        tail.push(Bytes::from_static(OPEN_METRICS_EOF));
+    }
     let lines = Lines::new(r, req.shard);
     ScrapeBody {
         gzip: false,

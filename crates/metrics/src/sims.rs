@@ -324,6 +324,7 @@ mod tests {
         let req = ScrapeRequest {
             shard,
             accept_gzip: false,
+            format: crate::text::Format::Prometheus,
         };
         String::from_utf8(body(g.snapshot(), req, Vec::new()).concat()).unwrap()
     }
@@ -466,6 +467,7 @@ mod tests {
             ScrapeRequest {
                 shard: None,
                 accept_gzip: true,
+                format: crate::text::Format::Prometheus,
             },
             daemon.clone(),
         );
@@ -477,6 +479,37 @@ mod tests {
             .unwrap();
         let expected = body(g.snapshot(), ScrapeRequest::default(), daemon).concat();
         assert_eq!(plain.as_bytes(), expected);
+    }
+
+    #[test]
+    fn open_metrics_bodies_end_with_eof_whatever_their_shape() {
+        use crate::text::Format;
+        use std::io::Read;
+        let cards: Vec<GaugeCard> = (0..50).map(|i| card(i, Some(2.0), Some(1.0))).collect();
+        let g = SimGauges::from_rows(cards, &FleetExtras::default(), &MetricsOptions::default())
+            .unwrap();
+        let om = |shard, accept_gzip| ScrapeRequest {
+            shard,
+            accept_gzip,
+            format: Format::OpenMetrics,
+        };
+        let plain =
+            String::from_utf8(body(g.snapshot(), om(None, false), Vec::new()).concat()).unwrap();
+        assert!(
+            plain.ends_with("# EOF\n") && plain.matches("# EOF").count() == 1,
+            "{plain}"
+        );
+        let mut unzipped = String::new();
+        flate2::read::GzDecoder::new(&body(g.snapshot(), om(None, true), Vec::new()).concat()[..])
+            .read_to_string(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, plain);
+        let shard = body(g.snapshot(), om(Shard::new(1, 2), false), Vec::new()).concat();
+        assert!(String::from_utf8(shard).unwrap().ends_with("# EOF\n"));
+        let text =
+            String::from_utf8(body(g.snapshot(), ScrapeRequest::default(), Vec::new()).concat())
+                .unwrap();
+        assert!(!text.contains("# EOF"));
     }
 
     async fn insert_card(store: &Store, id: i64, removed: bool) {

@@ -3,6 +3,62 @@
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// The content type of OpenMetrics text.
+pub const OPEN_METRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The exposition format of a scrape. Every pre-rendered family is a gauge, whose lines are the same in
+/// both; OpenMetrics adds only the closing `# EOF` (and names counter families without `_total`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Prometheus,
+    OpenMetrics,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => CONTENT_TYPE,
+            Format::OpenMetrics => OPEN_METRICS_CONTENT_TYPE,
+        }
+    }
+
+    /// Picks what an `Accept` header prefers: OpenMetrics 1.0.0 when its quality is at least that of
+    /// `text/plain` (Prometheus sends both, OpenMetrics first), the 0.0.4 text otherwise.
+    pub fn negotiate(accept: &str) -> Format {
+        let mut open_metrics: f32 = -1.0;
+        let mut plain: f32 = -1.0;
+        for range in accept.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or("").to_ascii_lowercase();
+            let mut q = 1.0f32;
+            let mut version = None;
+            for p in parts {
+                if let Some(v) = p.strip_prefix("q=") {
+                    q = v.trim().parse().unwrap_or(0.0);
+                } else if let Some(v) = p.strip_prefix("version=") {
+                    version = Some(v.trim().to_owned());
+                }
+            }
+            match media.as_str() {
+                "application/openmetrics-text"
+                    if version.as_deref().is_none_or(|v| v == "1.0.0") =>
+                {
+                    open_metrics = open_metrics.max(q)
+                }
+                "text/plain" | "*/*" => plain = plain.max(q),
+                _ => {}
+            }
+        }
+        if open_metrics > 0.0 && open_metrics >= plain {
+            Format::OpenMetrics
+        } else {
+            Format::Prometheus
+        }
+    }
+}
+
 /// Bytes in one GSL "MB" (docs/reference.md: 1 MB = 1,048,576 bytes).
 pub const BYTES_PER_MB: f64 = 1_048_576.0;
 
@@ -86,6 +142,31 @@ pub fn push_sample(out: &mut Vec<u8>, name: &str, labels: &[(&str, &str)], value
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_headers_pick_the_format() {
+        // Prometheus 2.x's default.
+        let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(prom), Format::OpenMetrics);
+        assert_eq!(
+            Format::negotiate("text/plain;version=0.0.4"),
+            Format::Prometheus
+        );
+        assert_eq!(Format::negotiate(""), Format::Prometheus);
+        assert_eq!(Format::negotiate("*/*"), Format::Prometheus);
+        assert_eq!(
+            Format::negotiate("application/openmetrics-text;version=0.0.1"),
+            Format::Prometheus
+        );
+        assert_eq!(
+            Format::negotiate("text/plain;q=0.9, application/openmetrics-text;q=0.5"),
+            Format::Prometheus
+        );
+        assert_eq!(
+            Format::negotiate("application/openmetrics-text;q=0"),
+            Format::Prometheus
+        );
+    }
 
     fn escaped(v: &str) -> String {
         let mut out = Vec::new();

@@ -329,11 +329,13 @@ async fn collect_conditions(tx: &mut Transaction<'_, Postgres>, p: &RuleParams) 
     } else {
         CARD_OVERRIDE
     };
-    sqlx::query(&CARD_RATIOS.replace("THRESHOLDS", lookup))
-        .bind(p.warning)
-        .bind(p.critical)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(
+        CARD_RATIOS.replace("THRESHOLDS", lookup),
+    ))
+    .bind(p.warning)
+    .bind(p.critical)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query("ANALYZE alert_card_ratio")
         .execute(&mut **tx)
         .await?;

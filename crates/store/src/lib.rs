@@ -20,6 +20,10 @@ pub enum StoreError {
     LostLeadership,
     #[error("database error: {0}")]
     Query(#[source] sqlx::Error),
+    #[error("cannot connect to the database at {target}: {reason}")]
+    Connect { target: String, reason: String },
+    #[error("database.url is not a valid PostgreSQL URL: {0}")]
+    BadUrl(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -48,9 +52,13 @@ pub struct Store {
 
 impl Store {
     /// Connects, creating the database first when it is missing and the server allows it.
+    ///
+    /// One direct connection is tried first, so a refused, timed-out or untrusted server is reported with its
+    /// host and reason at once, not after the pool's acquire timeout as "pool timed out".
     pub async fn connect(url: &SecretString, max_connections: u32) -> Result<Self> {
-        let options = PgConnectOptions::from_str(url.expose_secret()).map_err(StoreError::Query)?;
+        let options = parse_url(url)?;
         create_database_if_missing(&options).await?;
+        connect::probe(&options).await?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
@@ -107,17 +115,29 @@ impl Store {
     }
 }
 
+/// Parses `database.url`; the error never repeats the URL, which may hold a password.
+fn parse_url(url: &SecretString) -> Result<PgConnectOptions> {
+    PgConnectOptions::from_str(url.expose_secret()).map_err(|e| {
+        StoreError::BadUrl(connect::without_secrets(
+            &e.to_string(),
+            url.expose_secret(),
+        ))
+    })
+}
+
 /// Drops the database named in `url` (the demo starts from a clean one each time).
 pub async fn drop_database_if_exists(url: &SecretString) -> Result<()> {
-    let options = PgConnectOptions::from_str(url.expose_secret()).map_err(StoreError::Query)?;
+    let options = parse_url(url)?;
     let Some(name) = options.get_database().map(str::to_owned) else {
         return Ok(());
     };
     let mut conn = options.clone().database("postgres").connect().await?;
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await?;
     let _ = conn.close().await;
     Ok(())
 }
@@ -139,7 +159,7 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<()> {
             .await?;
     if !exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        if let Err(e) = sqlx::query(&format!("CREATE DATABASE {quoted}"))
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
             .execute(&mut conn)
             .await
         {
@@ -154,7 +174,9 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<()> {
 }
 
 pub mod alerts;
+mod announce;
 mod cards;
+mod connect;
 mod copy;
 pub mod flow_state;
 mod flows;
@@ -165,6 +187,7 @@ pub mod rows;
 mod runs;
 mod staged;
 
+pub use announce::{Heard, RefreshListener};
 pub use leader::{Fence, LeaderLock};
 pub use rows::{
     CardKey, CardRow, DailyFlowRow, MergeStats, MonthlyUsageRow, PoolMemberRow, PoolRow,

@@ -30,7 +30,10 @@ impl Store {
                 let sql = format!(
                     "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES FROM ('{month}') TO ('{next}')"
                 );
-                match sqlx::query(&sql).execute(self.pool()).await {
+                match sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(self.pool())
+                    .await
+                {
                     Ok(_) => {}
                     // Two creators racing: the loser sees a duplicate type or relation; the partition exists.
                     Err(sqlx::Error::Database(e))
@@ -60,7 +63,7 @@ impl Store {
                 continue;
             };
             if month + Months::new(1) <= cutoff {
-                sqlx::query(&format!("DROP TABLE IF EXISTS {child}"))
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {child}")))
                     .execute(self.pool())
                     .await?;
                 if parent == "sim_daily_flow" {

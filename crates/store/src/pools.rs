@@ -23,7 +23,7 @@ fn counts(rows: &[(bool,)], total: usize) -> MergeStats {
 /// account, `conflict` is the `ON CONFLICT ... RETURNING (xmax = 0)` tail. Each chunk is its own transaction.
 struct Batched<'a, T> {
     insert: &'a str,
-    bind: fn(&mut sqlx::query_builder::Separated<'_, 'a, sqlx::Postgres, &'static str>, &'a T),
+    bind: fn(&mut sqlx::query_builder::Separated<'_, sqlx::Postgres, &'static str>, &'a T),
     conflict: &'a str,
 }
 

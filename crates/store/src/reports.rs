@@ -74,7 +74,7 @@ pub async fn usage_by_group(
     sqlx::query("SET LOCAL work_mem = '256MB'")
         .execute(&mut *tx)
         .await?;
-    let rows = sqlx::query(&sql)
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(month)
         .bind(prev)
         .fetch_all(&mut *tx)
@@ -158,13 +158,13 @@ pub async fn no_usage_cards(
     let base = "FROM sim_cards c WHERE c.removed_at IS NULL AND c.sim_status = 20 AND NOT EXISTS \
                 (SELECT 1 FROM sim_flow_monthly m WHERE m.account = c.account AND m.sim_card_id = c.sim_card_id \
                  AND m.month = $1 AND m.used_days > 0)";
-    let count: i64 = sqlx::query_scalar(&format!("SELECT count(*) {base}"))
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {base}")))
         .bind(month)
         .fetch_one(store.pool())
         .await?;
-    let sample: Vec<String> = sqlx::query_scalar(&format!(
+    let sample: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT coalesce(c.iccid, c.sim_card_id::text) {base} ORDER BY 1 LIMIT $2"
-    ))
+    )))
     .bind(month)
     .bind(limit)
     .fetch_all(store.pool())
@@ -188,13 +188,13 @@ pub async fn find_card(
     };
     let row = match (iccid, sim_card_id) {
         (Some(iccid), _) => {
-            sqlx::query(&query("iccid = $1"))
+            sqlx::query(sqlx::AssertSqlSafe(query("iccid = $1")))
                 .bind(iccid)
                 .fetch_optional(store.pool())
                 .await?
         }
         (None, Some(id)) => {
-            sqlx::query(&query("sim_card_id = $1"))
+            sqlx::query(sqlx::AssertSqlSafe(query("sim_card_id = $1")))
                 .bind(id)
                 .fetch_optional(store.pool())
                 .await?
