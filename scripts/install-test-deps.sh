@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs every external tool the tests use, from Debian's packages and PyPI. Run as root (or with sudo)
+# Installs every external tool the tests use (docker-compose only validates the compose file: no engine), from Debian's packages and PyPI. Run as root (or with sudo)
 # once on a new machine, before `cargo test`: tests whose tool is missing fail with a line naming this script.
 set -euo pipefail
 
@@ -11,6 +11,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 fc-list 2>/dev/null | grep -qi 'noto.*cjk' || missing+=(fonts-noto-cjk)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-test-deps: apt-get install ${missing[*]}"
   apt-get update -qq

@@ -45,6 +45,35 @@ for name, svc in compose["services"].items():
         if not os.path.exists(path):
             fail(f"compose service {name} references missing {r}")
 
+# compose: the stack is wired by service name and starts with no edits (a GSL account, the database, the
+# scrape and alerting targets all name services of this file)
+names = set(compose["services"])
+prom = yaml.safe_load(open(os.path.join(compose_dir, "prometheus.yml")))
+for sc in prom["scrape_configs"]:
+    for st in sc["static_configs"]:
+        for t in st["targets"]:
+            if t.split(":")[0] not in names:
+                fail(f"compose prometheus.yml scrapes {t}, not a compose service")
+for am in prom["alerting"]["alertmanagers"]:
+    for st in am["static_configs"]:
+        for t in st["targets"]:
+            if t.split(":")[0] not in names:
+                fail(f"compose prometheus.yml alerts {t}, not a compose service")
+env = dict(l.split("=", 1) for l in open(os.path.join(compose_dir, "gsl-sync.env")).read().splitlines()
+           if l and not l.startswith("#"))
+env.update(compose["services"]["gsl-sync"].get("environment", {}))
+for k in ["DATABASE_URL", "GSL_SYNC__ACCOUNTS__MAIN__ENDPOINT", "GSL_SYNC__ACCOUNTS__MAIN__DOMAIN",
+          "GSL_SYNC__ACCOUNTS__MAIN__USER", "GSL_SYNC__ACCOUNTS__MAIN__PASSWORD", "GSL_SYNC__HTTP__LISTEN"]:
+    if k not in env:
+        fail(f"compose gsl-sync lacks {k}: it would exit 2")
+for k in ["DATABASE_URL", "GSL_SYNC__ACCOUNTS__MAIN__ENDPOINT", "GSL_SYNC__ACCOUNTS__MAIN__IAM_ENDPOINT",
+          "GSL_SYNC__ALERTS__ALERTMANAGER_URL"]:
+    host = re.sub(r"^\w+://([^@/]*@)?", "", env.get(k, "")).split(":")[0].split("/")[0]
+    if host and host not in names:
+        fail(f"compose {k} points at {host}, not a compose service")
+if not env.get("GSL_SYNC__HTTP__LISTEN", "").startswith("0.0.0.0:"):
+    fail("compose gsl-sync must listen on 0.0.0.0 to be scraped")
+
 # kubernetes: core kinds against bundled schemas, the CRD structurally
 docs = [d for d in yaml.safe_load_all(open(os.path.join(dep, "kubernetes", "gsl-sync.yaml"))) if d]
 core = [d for d in docs if d["kind"] != "ServiceMonitor"]
@@ -54,12 +83,23 @@ r = subprocess.run(["kubernetes-validate", "--strict", "-k", "1.30.0", core_file
 if r.returncode != 0:
     fail("kubernetes-validate: " + r.stdout + r.stderr)
 kinds = {d["kind"]: d for d in docs}
-for k in ["Deployment", "Service", "ServiceMonitor", "Secret", "ConfigMap"]:
+for k in ["Deployment", "Service", "ServiceMonitor", "Secret", "ConfigMap", "ServiceAccount", "PodDisruptionBudget"]:
     if k not in kinds:
         fail(f"kubernetes lacks {k}")
 dep_spec = kinds["Deployment"]["spec"]
 c = dep_spec["template"]["spec"]["containers"][0]
 assert dep_spec["replicas"] == 2
+pod = dep_spec["template"]["spec"]
+if pod.get("serviceAccountName") != kinds["ServiceAccount"]["metadata"]["name"] or pod.get("automountServiceAccountToken") is not False:
+    fail("the Deployment must run as its own ServiceAccount without an API token")
+if not any(t["topologyKey"] == "kubernetes.io/hostname" for t in pod.get("topologySpreadConstraints", [])):
+    fail("replicas must spread over nodes")
+pdb = kinds["PodDisruptionBudget"]["spec"]
+if pdb.get("minAvailable") != 1 or pdb["selector"]["matchLabels"] != dep_spec["selector"]["matchLabels"]:
+    fail("the PodDisruptionBudget must keep one replica of this Deployment")
+sp = c.get("startupProbe", {})
+if sp.get("httpGet", {}).get("path") != "/healthz" or sp.get("periodSeconds", 10) * sp.get("failureThreshold", 3) < 900:
+    fail("a startupProbe must allow at least 15 minutes for migrations")
 assert c["livenessProbe"]["httpGet"]["path"] == "/healthz" and c["readinessProbe"]["httpGet"]["path"] == "/readyz"
 assert c["securityContext"]["readOnlyRootFilesystem"] and dep_spec["template"]["spec"]["securityContext"]["runAsNonRoot"]
 assert set(kinds["Secret"]["stringData"]) == {"GSL_SYNC__ACCOUNTS__MAIN__PASSWORD", "DATABASE_URL"}

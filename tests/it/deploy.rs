@@ -62,6 +62,11 @@ fn deploy_kit_validates_offline() {
         &[&format!("{ROOT}/tests/deploy/check.py"), ROOT, tmp],
         "pip install kubernetes-validate pyyaml",
     );
+    run_tool(
+        "docker-compose",
+        &["-f", &format!("{ROOT}/deploy/compose/compose.yml"), "config", "-q"],
+        "apt-get install -y docker-compose",
+    );
     let rules = format!("{tmp}/rules.yml");
     run_tool(
         "promtool",
