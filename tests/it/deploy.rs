@@ -64,7 +64,12 @@ fn deploy_kit_validates_offline() {
     );
     run_tool(
         "docker-compose",
-        &["-f", &format!("{ROOT}/deploy/compose/compose.yml"), "config", "-q"],
+        &[
+            "-f",
+            &format!("{ROOT}/deploy/compose/compose.yml"),
+            "config",
+            "-q",
+        ],
         "apt-get install -y docker-compose",
     );
     let rules = format!("{tmp}/rules.yml");

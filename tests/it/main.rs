@@ -7,6 +7,7 @@ mod deploy;
 mod e2e;
 mod helpers;
 mod metrics;
+mod replicas;
 mod report;
 mod resilience;
 mod simulator;

@@ -19,7 +19,7 @@ use crate::sync::assert_ok;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gsl-sync");
 
-fn server_url(pool: &PgPool, database: &str) -> String {
+pub(crate) fn server_url(pool: &PgPool, database: &str) -> String {
     let opts = pool.connect_options();
     format!(
         "postgres://{}@{}:{}/{}",
@@ -30,7 +30,7 @@ fn server_url(pool: &PgPool, database: &str) -> String {
     )
 }
 
-fn database_of(pool: &PgPool) -> String {
+pub(crate) fn database_of(pool: &PgPool) -> String {
     pool.connect_options()
         .get_database()
         .expect("a database")
