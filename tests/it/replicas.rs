@@ -379,6 +379,19 @@ async fn two_replicas_behind_a_real_prometheus_alert_once_and_survive_a_sigkill(
     )
     .await;
 
+    // The follower has run nothing and called nobody, yet its counters are there at 0.
+    let text = get(&format!("{}/metrics", daemons[follower].base))
+        .await
+        .unwrap();
+    for zero in [
+        r#"gsl_sync_runs_total{account="main",job_name="inventory",result="failed"} 0"#,
+        r#"gsl_api_requests_total{account="main",code="200",operation="list_sim_cards"} 0"#,
+        r#"gsl_alert_notifications_total{receiver="alertmanager",result="failure"} 0"#,
+    ] {
+        assert!(text.contains(zero), "{zero} missing");
+    }
+    assert!(text.contains("process_resident_memory_bytes ") && text.contains("gsl_build_info{"));
+
     // The sync-health rules select on the labels as Prometheus stores them (`job_name`, not `exported_job`).
     let rules = std::fs::read_to_string(format!("{ROOT}/deploy/prometheus/rules.yml")).unwrap();
     let stale = rule_expr(&rules, "GslSyncStale");
@@ -447,7 +460,8 @@ async fn two_replicas_behind_a_real_prometheus_alert_once_and_survive_a_sigkill(
 
     // The syncer dies without a word; the other replica takes over.
     let killed_at = Instant::now();
-    let killed_epoch = chrono::Utc::now().timestamp() as f64;
+    // Milliseconds: a run the killed syncer finished just before must not count as the follower's.
+    let killed_epoch = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
     let _ = daemons[leader].child.0.kill();
     let _ = daemons[leader].child.0.wait();
     let follower_base = daemons[follower].base.clone();
