@@ -269,8 +269,123 @@ fn main() {
         .expect("runtime");
     rt.block_on(async {
         paced_nightly(2345).await;
+        joint_floor(20_000, 1.0).await;
         if n > 0 {
+            joint_floor(n, 20.0).await;
             fleet_scale(n).await;
         }
     });
+}
+
+/// Resets the peak-RSS watermark (Linux), so each section reports its own peak.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// What one night cost: calls per operation, 429s and the wall time.
+struct Night {
+    took: Duration,
+    list: u64,
+    all: u64,
+    throttled: u64,
+    by_op: String,
+}
+
+/// A `sync all` on a fresh database with GSL's limits scaled by `scale` on both sides, run either one job
+/// after another (`together = false`, how 0.1 ran) or side by side on the shared budget.
+async fn night(n: u64, scale: f64, together: bool) -> Night {
+    let today: NaiveDate = TODAY.parse().unwrap();
+    let limits = RateLimits {
+        list_per_second: scale,
+        total_per_second: 5.0 * scale,
+    };
+    let sim = simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimulatorOptions {
+            cards: n,
+            today,
+            rate_limit: Some(limits),
+            ..SimulatorOptions::default()
+        },
+    )
+    .await
+    .expect("simulator");
+    let store = fresh_store("gsl_sync_bench_night").await;
+    let mut s = settings(&sim, true);
+    for a in &mut s.accounts {
+        a.list_rate_per_second = scale;
+        a.total_rate_per_second = 5.0 * scale;
+    }
+    let engine = gsl_sync::app::engine(store.clone(), &s, &Telemetry::new())
+        .unwrap()
+        .with_today(today);
+    let (fence, cancel) = (Fence::unfenced(), CancellationToken::new());
+    let started = Instant::now();
+    let reports = if together {
+        engine
+            .run_together(&JobKind::ALL, JobRequest::Scheduled, &fence, &cancel)
+            .await
+    } else {
+        let mut out = Vec::new();
+        for kind in JobKind::ALL {
+            out.push(
+                engine
+                    .run(kind, JobRequest::Scheduled, &fence, &cancel)
+                    .await,
+            );
+        }
+        out
+    };
+    let took = started.elapsed();
+    for r in &reports {
+        assert!(r.succeeded(), "{:?}", r.failures());
+    }
+    let stats = sim.stats();
+    let ops = [
+        "list_sim_cards",
+        "daily_flow",
+        "month_usages",
+        "list_sim_pools",
+        "list_sim_pool_members",
+        "list_back_pools",
+        "list_back_pool_members",
+    ];
+    let by_op = ops
+        .iter()
+        .map(|op| format!("{} {op}", stats.calls(op)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let all = ops.iter().map(|op| stats.calls(op)).sum();
+    let night = Night {
+        took,
+        list: stats.calls("list_sim_cards"),
+        all,
+        throttled: stats.throttled,
+        by_op,
+    };
+    sim.shutdown().await;
+    night
+}
+
+/// `sync all` one job after another against the jobs side by side on one budget, beside the joint floor
+/// max(list calls − 1, (all calls − 1) / 5) that GSL's limits force.
+async fn joint_floor(n: u64, scale: f64) {
+    println!("== sync all of {n} cards on a fresh database, GSL's limits ×{scale} (list {scale}/s, total {}/s)", 5.0 * scale);
+    for together in [false, true] {
+        reset_peak_rss();
+        let night = night(n, scale, together).await;
+        let floor = ((night.list.saturating_sub(1)) as f64 / scale)
+            .max((night.all.saturating_sub(1)) as f64 / (5.0 * scale));
+        println!(
+            "  {}: {} GSL calls ({}), 429s: {}; wall {:.1} s, joint floor {:.1} s, ratio {:.3} (target ≤ 1.10); peak RSS {} MiB",
+            if together { "side by side, one budget" } else { "one job after another" },
+            night.all,
+            night.by_op,
+            night.throttled,
+            night.took.as_secs_f64(),
+            floor,
+            night.took.as_secs_f64() / floor,
+            vm("VmHWM:"),
+        );
+    }
 }

@@ -55,13 +55,9 @@ pub async fn run_jobs(
         tracing::warn!(runs = n, "marked runs of a killed syncer as failed");
     }
     let fence = lock.fence();
-    let mut reports = Vec::new();
-    for kind in kinds_of(cmd) {
-        if cancel.is_cancelled() {
-            break;
-        }
-        reports.push(engine.run(kind, request, &fence, cancel).await);
-    }
+    let reports = engine
+        .run_together(&kinds_of(cmd), request, &fence, cancel)
+        .await;
     lock.release().await;
     Ok(reports)
 }

@@ -296,7 +296,7 @@ fn optional_url(key: &str, raw: &str) -> Result<Option<Url>, ConfigError> {
     }
 }
 
-/// Checks a six-field cron string (seconds first), as tokio-cron-scheduler reads it.
+/// Checks a six-field cron string (seconds first), as the job triggers read it.
 pub fn validate_cron(key: &str, raw: &str) -> Result<(), ConfigError> {
     if raw.split_whitespace().count() != 6 {
         return Err(ConfigError::new(

@@ -8,7 +8,7 @@ use crate::config::LogFormat;
 
 /// The default filter: our lifecycle at INFO, dependencies only when they warn (sqlx's notices about
 /// `CREATE … IF NOT EXISTS` and the scheduler's own INFO lines are noise to an operator).
-pub const DEFAULT_FILTER: &str = "info,sqlx=warn,tokio_cron_scheduler=warn";
+pub const DEFAULT_FILTER: &str = "info,sqlx=warn";
 
 /// Installs the global subscriber once; later calls (tests) are ignored. Colour only on a terminal.
 pub fn init(format: LogFormat) {

@@ -130,10 +130,7 @@ async fn the_daemon_syncs_serves_metrics_and_stops_on_sigterm(pool: PgPool) {
             .env("GSL_SYNC__ACCOUNTS__MAIN__USER", "demo")
             .env("GSL_SYNC__ACCOUNTS__MAIN__PASSWORD", "demo")
             .env("GSL_SYNC__LOG__FORMAT", "json")
-            .env(
-                "RUST_LOG",
-                "debug,hyper=info,sqlx=warn,tokio_cron_scheduler=warn",
-            )
+            .env("RUST_LOG", "debug,hyper=info,sqlx=warn")
             .stdout(Stdio::null())
             .stderr(log.reopen().unwrap())
             .spawn()

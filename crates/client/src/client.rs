@@ -9,10 +9,10 @@ use serde_json::{json, Map, Value};
 use url::Url;
 
 use super::auth::{transport, Auth, Login, TokenCache};
+use super::budget::{Budget, Lane, Priority, Rates};
 use super::error::{decode, decode_list, parse_error_body, GslError};
 use super::models::*;
 use super::observe::{CallObserver, Operation};
-use super::pacing::Pacer;
 use super::sign;
 use super::types::*;
 use gsl_domain::backoff;
@@ -32,18 +32,19 @@ pub struct ClientSettings {
     pub retry_max_delay: Duration,
 }
 
-/// A GSL client for one account. Cheap to clone; clones share pacing, the token and the connection pool.
+/// A GSL client for one account. Cheap to clone; clones share the call budget, the token and the
+/// connection pool, and each carries the priority its calls wait with.
 #[derive(Clone)]
 pub struct GslClient {
     inner: Arc<Inner>,
+    priority: Priority,
 }
 
 struct Inner {
     settings: ClientSettings,
     http: reqwest::Client,
     observer: Arc<dyn CallObserver>,
-    list_pacer: Pacer,
-    total_pacer: Pacer,
+    budget: Budget,
     tokens: TokenCache,
 }
 
@@ -85,14 +86,30 @@ impl GslClient {
             })?;
         Ok(Self {
             inner: Arc::new(Inner {
-                list_pacer: Pacer::new(settings.list_rate_per_second),
-                total_pacer: Pacer::new(settings.total_rate_per_second),
+                budget: Budget::new(Rates {
+                    total_per_second: settings.total_rate_per_second,
+                    card_list_per_second: settings.list_rate_per_second,
+                }),
                 tokens: TokenCache::default(),
                 settings,
                 http,
                 observer,
             }),
+            priority: Priority::User,
         })
+    }
+
+    /// The same client, its calls waiting in the shared budget with `priority`.
+    pub fn with_priority(&self, priority: Priority) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            priority,
+        }
+    }
+
+    /// The account's call budget, shared by every clone.
+    pub fn budget(&self) -> &Budget {
+        &self.inner.budget
     }
 
     pub fn account(&self) -> &str {
@@ -265,12 +282,11 @@ impl GslClient {
         let mut relogged = false;
         loop {
             let creds = self.credentials().await?;
-            // The list permit comes last, right before sending: its gateway bucket holds a single call, so
-            // waiting for a busy total slot after it would bunch two list calls together.
-            self.inner.total_pacer.acquire().await;
-            if call.op == Operation::ListSimCards {
-                self.inner.list_pacer.acquire().await;
-            }
+            let lane = match call.op {
+                Operation::ListSimCards => Lane::CardList,
+                _ => Lane::Any,
+            };
+            self.inner.budget.acquire(self.priority, lane).await;
             let attempt = retries + u32::from(relogged);
             let err = match self.attempt(call, &creds, attempt, &parse).await {
                 Ok(v) => return Ok(v),

@@ -1,17 +1,18 @@
 //! The GSL client: HTTP, auth, pacing, retries and typed models. It knows nothing of Postgres.
 
 pub mod auth;
+pub mod budget;
 pub mod client;
 mod de;
 pub mod error;
 pub mod models;
 pub mod observe;
-pub mod pacing;
 pub mod pager;
 pub mod sign;
 pub mod types;
 
 pub use auth::Auth;
+pub use budget::{Budget, Lane, Priority, Rates};
 pub use client::{ClientSettings, GslClient, RETRY_REASONS};
 pub use error::{ErrorBody, GslError};
 pub use models::{

@@ -70,7 +70,7 @@ impl Daemon {
     /// Runs until `shutdown` is cancelled. Returns once no job is running and the lock is released.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), schedule::ScheduleError> {
         let (queue, mut rx) = JobQueue::new();
-        let mut triggers = schedule::start_triggers(self.engine.settings(), queue.clone()).await?;
+        let triggers = schedule::start_triggers(self.engine.settings(), queue.clone())?;
         while !shutdown.is_cancelled() {
             match LeaderLock::try_acquire(
                 &self.store,
@@ -92,7 +92,7 @@ impl Daemon {
                 _ = shutdown.cancelled() => {}
             }
         }
-        let _ = triggers.shutdown().await;
+        triggers.shutdown().await;
         Ok(())
     }
 
@@ -118,18 +118,35 @@ impl Daemon {
         let fence = lock.fence();
         let lock = Arc::new(lock);
         let watchdog = tokio::spawn(watch_lock(lock.clone(), lost.clone(), self.timings.check));
+        // Jobs run side by side, drawing on each account's one call budget (daily flow first); the queue
+        // keeps any one kind from running twice at a time.
+        let mut running = tokio::task::JoinSet::new();
         loop {
             let kind = tokio::select! {
                 _ = lost.cancelled() => break,
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    if let Err(e) = done {
+                        tracing::error!(error = %e, "a job task ended abnormally");
+                    }
+                    continue;
+                }
                 kind = rx.recv() => match kind { Some(k) => k, None => break },
             };
-            let report = self
-                .engine
-                .run(kind, JobRequest::Scheduled, &fence, &lost)
-                .await;
-            queue.done(kind);
-            self.hooks.after_job(&report).await;
+            let (engine, hooks, queue, lost) = (
+                self.engine.clone(),
+                self.hooks.clone(),
+                queue.clone(),
+                lost.clone(),
+            );
+            running.spawn(async move {
+                let report = engine.run(kind, JobRequest::Scheduled, &fence, &lost).await;
+                queue.done(kind);
+                hooks.after_job(&report).await;
+            });
         }
+        // Stopping or lost: every job stops at its next safe point; wait for them before letting go.
+        lost.cancel();
+        while running.join_next().await.is_some() {}
         watchdog.abort();
         self.leading.store(false, Ordering::SeqCst);
         if !shutdown.is_cancelled() {

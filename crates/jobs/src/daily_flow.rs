@@ -5,6 +5,7 @@ use chrono::Datelike;
 use futures::StreamExt;
 
 use super::engine::{Counts, JobContext, SyncError};
+use super::feed::CardFeed;
 use super::map;
 use super::planner::{self, MonthState, Plan};
 use super::progress::ProgressEvent;
@@ -32,13 +33,22 @@ pub(crate) async fn run(
     };
     let mut counts = Counts::default();
     record_gap(ctx, &plan, &mut counts);
-    let cards = ctx.store.active_cards(&ctx.account.name).await?;
+    let mut feed = CardFeed::default();
+    let cards = feed.next(ctx).await?.unwrap_or_default();
     let batches: Vec<&[CardKey]> = cards.chunks(ctx.settings.daily_flow_batch_size).collect();
     let calls_total = (plan.periods.len() * batches.len()) as u64;
     for period in &plan.periods {
         fetch_period(ctx, *period, &batches, calls_total, &mut counts).await?;
         if explicit.is_none() {
             mark_fetched(ctx, *period, close_out_days).await?;
+        }
+    }
+    // Cards the inventory running beside this job lists for the first time, fetched as they arrive.
+    while let Some(late) = feed.next(ctx).await? {
+        let batches: Vec<&[CardKey]> = late.chunks(ctx.settings.daily_flow_batch_size).collect();
+        let calls = (plan.periods.len() * batches.len()) as u64;
+        for period in &plan.periods {
+            fetch_period(ctx, *period, &batches, calls, &mut counts).await?;
         }
     }
     maintain_partitions(ctx, &mut counts).await?;
@@ -48,7 +58,7 @@ pub(crate) async fn run(
     );
     counts
         .details
-        .insert("cards".into(), (cards.len() as u64).into());
+        .insert("cards".into(), (feed.seen() as u64).into());
     Ok(counts)
 }
 
@@ -91,7 +101,7 @@ async fn fetch_period(
         return Ok(());
     };
     ctx.store.ensure_partitions(from, to).await?;
-    let client = ctx.account.client.clone();
+    let client = ctx.client.clone();
     let queries: Vec<DailyFlowQuery> = batches
         .iter()
         .map(|batch| DailyFlowQuery {

@@ -110,6 +110,8 @@ impl Account {
 pub(crate) struct JobContext<'a> {
     pub store: &'a Store,
     pub account: &'a Account,
+    /// The account's client, its calls waiting in the shared budget with this job's priority.
+    pub client: GslClient,
     pub settings: &'a SyncSettings,
     pub fence: &'a Fence,
     pub cancel: &'a CancellationToken,
@@ -230,6 +232,23 @@ impl Engine {
         JobReport { kind, runs }
     }
 
+    /// Runs `kinds` side by side for every account: each account's calls share its one budget, which
+    /// serves them by priority (daily flow first), so the jobs together keep the budget busy.
+    pub async fn run_together(
+        &self,
+        kinds: &[JobKind],
+        request: JobRequest,
+        fence: &Fence,
+        cancel: &CancellationToken,
+    ) -> Vec<JobReport> {
+        futures::future::join_all(
+            kinds
+                .iter()
+                .map(|&kind| self.run(kind, request, fence, cancel)),
+        )
+        .await
+    }
+
     async fn run_account(
         &self,
         kind: JobKind,
@@ -266,6 +285,7 @@ impl Engine {
         let ctx = JobContext {
             store: &self.store,
             account,
+            client: account.client.with_priority(kind.priority()),
             settings: &self.settings,
             fence,
             cancel,

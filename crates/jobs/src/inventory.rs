@@ -76,7 +76,7 @@ async fn pass(
 ) -> Result<PagingDrift, SyncError> {
     query.limit = Some(ctx.settings.page_size);
     let data_date = ctx.today - Duration::days(1);
-    let mut pager = ctx.account.client.card_pages(query);
+    let mut pager = ctx.client.card_pages(query);
     // Pages are fetched while earlier ones merge, so a merge never delays a call; the channel holds up to one
     // merge batch, which bounds memory. When the fetch fails, what it already fetched is still merged.
     let pages_per_merge = MERGE_ROWS / ctx.settings.page_size.max(1) as usize;

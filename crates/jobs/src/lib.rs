@@ -7,6 +7,7 @@
 pub mod daemon;
 mod daily_flow;
 pub mod engine;
+mod feed;
 mod inventory;
 mod map;
 mod monthly;

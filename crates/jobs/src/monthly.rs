@@ -2,6 +2,7 @@
 //! 500 cards a call — one call covers all six cycles, so asking for fewer would save nothing.
 
 use super::engine::{Counts, JobContext, SyncError};
+use super::feed::CardFeed;
 use super::map;
 use gsl_client::CardSelector;
 use gsl_domain::YearMonth;
@@ -15,14 +16,24 @@ pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
         cycles.push(m);
         m = m.previous();
     }
-    let cards = ctx.store.active_cards(&ctx.account.name).await?;
     let mut counts = Counts::default();
+    let mut feed = CardFeed::default();
+    while let Some(cards) = feed.next(ctx).await? {
+        month_usages(ctx, &cards, &cycles, &mut counts).await?;
+    }
+    Ok(counts)
+}
+
+async fn month_usages(
+    ctx: &JobContext<'_>,
+    cards: &[gsl_store::CardKey],
+    cycles: &[YearMonth],
+    counts: &mut Counts,
+) -> Result<(), SyncError> {
     for batch in cards.chunks(ctx.settings.monthly_batch_size) {
         ctx.check_cancelled()?;
         let ids = CardSelector::Ids(batch.iter().map(|c| c.sim_card_id).collect());
-        let usages = ctx
-            .call(ctx.account.client.month_usages(ids, &cycles))
-            .await?;
+        let usages = ctx.call(ctx.client.month_usages(ids, cycles)).await?;
         counts.api_calls += 1;
         let rows = map::monthly_rows(&usages);
         counts.items_seen += rows.len() as u64;
@@ -33,5 +44,5 @@ pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
         counts.inserted += stats.inserted;
         counts.updated += stats.updated;
     }
-    Ok(counts)
+    Ok(())
 }

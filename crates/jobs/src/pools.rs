@@ -25,7 +25,7 @@ async fn pool_page(
     query: &PoolQuery,
     cycle: YearMonth,
 ) -> Result<(Vec<(PoolRow, PoolUsageRow)>, u64), SyncError> {
-    let client = &ctx.account.client;
+    let client = &ctx.client;
     let day = cycle.first_day();
     if backward {
         let page = ctx.call(client.list_back_pools(query)).await?;
@@ -88,7 +88,7 @@ async fn fetch_members(
     cycle: YearMonth,
     counts: &mut Counts,
 ) -> Result<Vec<PoolMemberRow>, SyncError> {
-    let client = &ctx.account.client;
+    let client = &ctx.client;
     let mut rows = Vec::new();
     let mut page = 1;
     loop {

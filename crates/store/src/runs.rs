@@ -65,6 +65,17 @@ impl Store {
         Ok(())
     }
 
+    /// True while a run of `job` for `account` is in progress.
+    pub async fn job_running(&self, account: &str, job: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE account = $1 AND job = $2 AND status = 'running')",
+        )
+        .bind(account)
+        .bind(job)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
     /// Marks runs still 'running' as failed: called by whoever just took the sync lock, so no syncer can be
     /// running them. Also forgets their inventory seen-sets.
     pub async fn fail_abandoned_runs(&self, by: &str) -> Result<u64> {

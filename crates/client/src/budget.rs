@@ -1,0 +1,394 @@
+//! One call budget per account, shared by every job of that account.
+//!
+//! GSL's flow control is per user: 5 calls/s in all, of which the card list may take 1/s. Each call waits
+//! here for a permit. Permits are evenly spaced (no burst: the gateway's bucket is shared with anyone else
+//! using the same IAM user), a list call also needs its own lane to be free, and when several calls wait,
+//! the most urgent gets the next permit. Nothing is reserved ahead of time, so a list call waiting for its
+//! lane never holds back the other calls (their permits are handed out meanwhile), and a caller that gives
+//! up (its job was cancelled) leaves no hole behind.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Spacing 5 % wider than the rate: a call that reaches a gateway bucket of capacity 1 a few milliseconds
+/// early (network or scheduling jitter) is refused with 429, and the margin costs less than the retry.
+const JITTER_MARGIN: f64 = 1.05;
+
+/// How much waiting makes up for one level of priority, so no job starves behind a busier one.
+const AGING_PER_LEVEL: Duration = Duration::from_secs(10);
+
+/// Who is asking, most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Priority {
+    /// A person waiting for an answer (a CLI command, an API request).
+    User,
+    /// The night's daily flow: what every dashboard and alert waits on.
+    DailyFlow,
+    Inventory,
+    MonthUsages,
+    Pools,
+    /// Work that only uses what the others leave (real-time checks).
+    #[default]
+    Background,
+}
+
+impl Priority {
+    fn level(self) -> u32 {
+        self as u32
+    }
+}
+
+/// The sub-limits a call may need besides the total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Only the total applies.
+    Any,
+    /// ListSimCards: 1 call/s.
+    CardList,
+}
+
+/// Rates of one account's budget; `<= 0` or not finite means unlimited.
+#[derive(Debug, Clone, Copy)]
+pub struct Rates {
+    pub total_per_second: f64,
+    pub card_list_per_second: f64,
+}
+
+fn interval(rate_per_second: f64) -> Option<Duration> {
+    (rate_per_second.is_finite() && rate_per_second > 0.0)
+        .then(|| Duration::from_secs_f64(JITTER_MARGIN / rate_per_second))
+}
+
+/// The shared budget; cheap to clone.
+#[derive(Clone)]
+pub struct Budget {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budget")
+            .field("total", &self.shared.total)
+            .field("card_list", &self.shared.card_list)
+            .finish()
+    }
+}
+
+struct Shared {
+    total: Option<Duration>,
+    card_list: Option<Duration>,
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    /// When the next permit of each kind may be handed out.
+    next_total: Option<Instant>,
+    next_card_list: Option<Instant>,
+    waiting: BTreeMap<u64, Waiter>,
+    seq: u64,
+    granted: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Waiter {
+    priority: Priority,
+    lane: Lane,
+    since: Instant,
+}
+
+impl State {
+    fn eligible_at(&self, lane: Lane, now: Instant) -> Instant {
+        let total = self.next_total.map_or(now, |t| t.max(now));
+        match lane {
+            Lane::Any => total,
+            Lane::CardList => total.max(self.next_card_list.unwrap_or(now)),
+        }
+    }
+
+    /// The waiter that gets the next permit, and when: the earliest moment any waiter may go, and among
+    /// those that may go then, the most urgent (priority lowered by time waited; first come on a tie).
+    fn next_grant(&self, now: Instant) -> Option<(u64, Instant)> {
+        let at = self
+            .waiting
+            .values()
+            .map(|w| self.eligible_at(w.lane, now))
+            .min()?;
+        self.waiting
+            .iter()
+            .filter(|(_, w)| self.eligible_at(w.lane, now) <= at)
+            .min_by_key(|(id, w)| (rank(w, at), **id))
+            .map(|(id, _)| (*id, at))
+    }
+}
+
+/// Lower goes first: `AGING_PER_LEVEL` of waiting is worth one priority level.
+fn rank(w: &Waiter, at: Instant) -> Duration {
+    let base = AGING_PER_LEVEL * (w.priority.level() + 1);
+    base.saturating_sub(at.saturating_duration_since(w.since))
+}
+
+/// Removes a waiter that stops waiting before its permit (a cancelled job), so its turn passes on.
+struct Leave<'a> {
+    shared: &'a Shared,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut state = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.waiting.remove(&self.id);
+            drop(state);
+            self.shared.changed.notify_waiters();
+        }
+    }
+}
+
+impl Budget {
+    pub fn new(rates: Rates) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                total: interval(rates.total_per_second),
+                card_list: interval(rates.card_list_per_second),
+                state: Mutex::new(State::default()),
+                changed: Notify::new(),
+            }),
+        }
+    }
+
+    /// Waits for a permit; dropping the future gives the turn to the next waiter.
+    pub async fn acquire(&self, priority: Priority, lane: Lane) {
+        let shared = &*self.shared;
+        let needs_lane = lane == Lane::CardList && shared.card_list.is_some();
+        if shared.total.is_none() && !needs_lane {
+            return;
+        }
+        let lane = if needs_lane { lane } else { Lane::Any };
+        let id = {
+            let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.seq += 1;
+            let id = state.seq;
+            state.waiting.insert(
+                id,
+                Waiter {
+                    priority,
+                    lane,
+                    since: Instant::now(),
+                },
+            );
+            id
+        };
+        shared.changed.notify_waiters();
+        let mut leave = Leave {
+            shared,
+            id,
+            armed: true,
+        };
+        loop {
+            let changed = shared.changed.notified();
+            tokio::pin!(changed);
+            // Registered before the state is read, so a change made right after cannot be missed.
+            changed.as_mut().enable();
+            let now = Instant::now();
+            let turn = {
+                let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+                match state.next_grant(now) {
+                    Some((next, at)) if next == id && at <= now => {
+                        self.grant(&mut state, lane, now);
+                        state.waiting.remove(&id);
+                        None
+                    }
+                    Some((next, at)) if next == id => Some(at),
+                    _ => Some(now + Duration::from_secs(3600)),
+                }
+            };
+            let Some(at) = turn else {
+                leave.armed = false;
+                shared.changed.notify_waiters();
+                return;
+            };
+            tokio::select! {
+                _ = changed => {}
+                _ = tokio::time::sleep_until(at) => {}
+            }
+        }
+    }
+
+    fn grant(&self, state: &mut State, lane: Lane, now: Instant) {
+        state.granted += 1;
+        if let Some(i) = self.shared.total {
+            let slot = state.next_total.map_or(now, |t| t.max(now));
+            state.next_total = Some(slot + i);
+        }
+        if let (Lane::CardList, Some(i)) = (lane, self.shared.card_list) {
+            let slot = state.next_card_list.map_or(now, |t| t.max(now));
+            state.next_card_list = Some(slot + i);
+        }
+    }
+
+    /// Permits handed out so far.
+    pub fn granted(&self) -> u64 {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .granted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GSL: Rates = Rates {
+        total_per_second: 5.0,
+        card_list_per_second: 1.0,
+    };
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    /// Starts a task per call, in order, and returns when each was granted (relative to the start).
+    async fn grants(budget: &Budget, calls: &[(Priority, Lane)]) -> Vec<Duration> {
+        let t0 = Instant::now();
+        let mut tasks = Vec::new();
+        for &(p, lane) in calls {
+            let b = budget.clone();
+            tasks.push(tokio::spawn(async move {
+                b.acquire(p, lane).await;
+                Instant::now() - t0
+            }));
+            // Registration order is the arrival order.
+            tokio::task::yield_now().await;
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn permits_are_evenly_spaced_without_burst() {
+        let b = Budget::new(GSL);
+        let got = grants(&b, &[(Priority::DailyFlow, Lane::Any); 6]).await;
+        assert_eq!(got, (0..6).map(|i| ms(210 * i)).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_time_does_not_build_a_burst() {
+        let b = Budget::new(GSL);
+        b.acquire(Priority::DailyFlow, Lane::Any).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let got = grants(&b, &[(Priority::DailyFlow, Lane::Any); 2]).await;
+        assert_eq!(got, vec![ms(0), ms(210)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_list_call_waiting_for_its_lane_leaves_the_rest_of_the_budget_to_others() {
+        let b = Budget::new(GSL);
+        let mut calls = vec![(Priority::Inventory, Lane::CardList); 3];
+        calls.extend([(Priority::MonthUsages, Lane::Any); 12]);
+        let got = grants(&b, &calls).await;
+        // List calls at 0, 1.05 s, 2.1 s; the other calls fill the total's slots in between.
+        assert_eq!(&got[..3], &[ms(0), ms(1050), ms(2100)]);
+        let mut all = got.clone();
+        all.sort();
+        assert_eq!(all, (0..15).map(|i| ms(210 * i)).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_most_urgent_waiter_goes_first() {
+        let b = Budget::new(GSL);
+        b.acquire(Priority::User, Lane::Any).await;
+        // All three wait for the next slot; they arrived least urgent first.
+        let got = grants(
+            &b,
+            &[
+                (Priority::Pools, Lane::Any),
+                (Priority::DailyFlow, Lane::Any),
+                (Priority::User, Lane::Any),
+            ],
+        )
+        .await;
+        assert_eq!(got, vec![ms(630), ms(420), ms(210)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_low_priority_waiter_is_not_starved_by_a_steady_stream() {
+        let b = Budget::new(GSL);
+        let stream = {
+            let b = b.clone();
+            tokio::spawn(async move {
+                // Always one daily-flow call waiting, for a minute.
+                let t0 = Instant::now();
+                while Instant::now() - t0 < Duration::from_secs(60) {
+                    b.acquire(Priority::DailyFlow, Lane::Any).await;
+                }
+            })
+        };
+        tokio::task::yield_now().await;
+        let t0 = Instant::now();
+        b.acquire(Priority::Background, Lane::Any).await;
+        let waited = Instant::now() - t0;
+        // Four levels below daily flow: about 40 s of waiting lifts it level.
+        assert!(waited <= Duration::from_secs(42), "{waited:?}");
+        assert!(waited >= Duration::from_secs(39), "{waited:?}");
+        stream.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_waiter_leaves_no_hole() {
+        let b = Budget::new(GSL);
+        b.acquire(Priority::DailyFlow, Lane::Any).await;
+        let t0 = Instant::now();
+        // The urgent waiter would get the 210 ms slot; it gives up at 100 ms.
+        let urgent = {
+            let b = b.clone();
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(ms(100), b.acquire(Priority::User, Lane::Any)).await;
+            })
+        };
+        tokio::task::yield_now().await;
+        b.acquire(Priority::Pools, Lane::Any).await;
+        assert_eq!(Instant::now() - t0, ms(210));
+        urgent.await.unwrap();
+        assert_eq!(b.granted(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unlimited_rates_grant_at_once() {
+        let b = Budget::new(Rates {
+            total_per_second: 0.0,
+            card_list_per_second: f64::INFINITY,
+        });
+        let got = grants(&b, &[(Priority::Inventory, Lane::CardList); 5]).await;
+        assert!(got.iter().all(|d| *d == Duration::ZERO));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_the_card_list_limited_still_spaces_list_calls() {
+        let b = Budget::new(Rates {
+            total_per_second: 0.0,
+            card_list_per_second: 1.0,
+        });
+        let got = grants(
+            &b,
+            &[
+                (Priority::Inventory, Lane::CardList),
+                (Priority::Inventory, Lane::CardList),
+                (Priority::DailyFlow, Lane::Any),
+            ],
+        )
+        .await;
+        assert_eq!(got, vec![ms(0), ms(1050), ms(0)]);
+    }
+}
