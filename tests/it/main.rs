@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod deploy;
 mod e2e;
+mod faults;
 mod helpers;
 mod metrics;
 mod report;

@@ -99,6 +99,10 @@ impl GslClient {
         &self.inner.settings.account
     }
 
+    pub fn settings(&self) -> &ClientSettings {
+        &self.inner.settings
+    }
+
     /// One page of cards (`GET /v1/sim-cards`).
     pub async fn list_sim_cards(&self, query: &ListSimCardsQuery) -> Result<SimCardPage, GslError> {
         query.check()?;

@@ -19,7 +19,7 @@ pub use models::{
     PoolMemberPage, PoolPage, SimCard, SimCardPage, SimPool,
 };
 pub use observe::{CallObserver, NoopObserver, Operation};
-pub use pager::{CardPager, PagingDrift};
+pub use pager::{short_page, CardPager, PagingDrift, ShortPage};
 pub use types::{
     BadYearMonth, CardSelector, DailyFlowQuery, FlowPeriod, ListSimCardsQuery, PoolQuery,
     SimCardRef, WorkOrderId, YearMonth,
