@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use super::hooks::{DaemonHooks, Delivery};
 use super::AppError;
 use crate::config::Settings;
-use crate::http::{router, serve, HttpState};
+use crate::http::{router_with, serve_with, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges};
 use crate::sync::daemon::{Daemon, ElectionTimings};
 use crate::telemetry::Telemetry;
@@ -44,10 +44,12 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         telemetry: telemetry.clone(),
         metrics: metrics.clone(),
     };
-    let http = tokio::spawn(serve(
+    let http_options = settings.http.options.clone();
+    let http = tokio::spawn(serve_with(
         listener,
-        router(state),
+        router_with(state, &http_options),
         shutdown.clone().cancelled_owned(),
+        http_options,
     ));
     let delivery = Delivery::new(&store, &settings, &telemetry);
     let notify_loop = tokio::spawn({

@@ -125,6 +125,8 @@ impl AccountSettings {
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     pub listen: SocketAddr,
+    /// Access control, bounds and timeouts of the server (`HttpOptions` redacts its tokens).
+    pub options: crate::http::HttpOptions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,6 +440,47 @@ mod tests {
         .unwrap();
         for shown in [format!("{s:?}"), s.to_redacted_toml()] {
             assert!(!shown.contains("SENTINEL"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn sentinel_tokens_in_queries_and_http_keys_never_show() {
+        let s = load(
+            &[
+                (
+                    "DATABASE_URL",
+                    "postgres://u@h/db?password=SENTINEL_DBQ&sslmode=prefer",
+                ),
+                (
+                    "GSL_SYNC__ALERTS__WEBHOOK_URL",
+                    "https://hook.example/x?token=SENTINEL_HOOKQ",
+                ),
+                ("GSL_SYNC__HTTP__API_TOKEN", "SENTINEL_API"),
+                ("GSL_SYNC__HTTP__METRICS_TOKEN", "SENTINEL_METRICS"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert!(s.http.options.api_token.is_some());
+        for shown in [format!("{s:?}"), s.to_redacted_toml()] {
+            assert!(!shown.contains("SENTINEL"), "{shown}");
+        }
+        let again = load(&[], Some(&s.to_redacted_toml())).unwrap();
+        assert!(
+            again.http.options.metrics_token.is_some(),
+            "a redacted token stays set"
+        );
+    }
+
+    #[test]
+    fn http_bounds_are_checked() {
+        for (key, value) in [
+            ("GSL_SYNC__HTTP__MAX_CONCURRENT_REPORTS", "0"),
+            ("GSL_SYNC__HTTP__REQUEST_TIMEOUT", "0s"),
+            ("GSL_SYNC__HTTP__HEADER_READ_TIMEOUT", "soon"),
+        ] {
+            let e = load(&[(key, value)], None).unwrap_err().to_string();
+            assert!(e.contains("http."), "{key}: {e}");
         }
     }
 }

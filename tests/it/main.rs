@@ -7,6 +7,7 @@ mod deploy;
 mod e2e;
 mod faults;
 mod helpers;
+mod http;
 mod metrics;
 mod report;
 mod resilience;
