@@ -13,6 +13,7 @@ use super::error::{decode, decode_list, parse_error_body, GslError};
 use super::models::*;
 use super::observe::{CallObserver, Operation};
 use super::pacing::Pacer;
+use super::plausible::Vet;
 use super::sign;
 use super::types::*;
 use gsl_domain::backoff;
@@ -111,7 +112,18 @@ impl GslClient {
             "/v1/sim-cards".into(),
             query.pairs().0,
         );
-        self.execute(&call, |b| decode(call.op, b)).await
+        let mut page: SimCardPage = self.execute(&call, |b| decode(call.op, b)).await?;
+        self.vet(call.op).cards(&mut page.sim_cards);
+        Ok(page)
+    }
+
+    /// Where implausible values of `op` are reported.
+    fn vet(&self, operation: Operation) -> Vet<'_> {
+        Vet {
+            observer: self.inner.observer.as_ref(),
+            account: self.account(),
+            operation,
+        }
     }
 
     /// One card's details (`GET /v1/sim-cards/{id}`, id 0 plus `iccid` when selected by ICCID).
@@ -142,8 +154,11 @@ impl GslClient {
             "/v1/sim-cards/batch-daily-flow".into(),
             Value::Object(body),
         );
-        self.execute(&call, |b| decode_list(call.op, b, &["sim_flows", "data"]))
-            .await
+        let mut days = self
+            .execute(&call, |b| decode_list(call.op, b, &["sim_flows", "data"]))
+            .await?;
+        self.vet(call.op).daily_flow(&mut days);
+        Ok(days)
     }
 
     /// Month totals of up to 500 cards for up to 6 billing cycles.
@@ -168,8 +183,11 @@ impl GslClient {
             "/v1/sim-cards/month-usages".into(),
             Value::Object(body),
         );
-        self.execute(&call, |b| decode_list(call.op, b, &["month_usages"]))
-            .await
+        let mut usages = self
+            .execute(&call, |b| decode_list(call.op, b, &["month_usages"]))
+            .await?;
+        self.vet(call.op).month_usages(&mut usages);
+        Ok(usages)
     }
 
     pub async fn list_sim_pools(&self, query: &PoolQuery) -> Result<PoolPage, GslError> {
@@ -178,7 +196,9 @@ impl GslClient {
             "/v1/sim-pools".into(),
             query.pairs(true).0,
         );
-        self.execute(&call, |b| decode(call.op, b)).await
+        let mut page: PoolPage = self.execute(&call, |b| decode(call.op, b)).await?;
+        self.vet(call.op).pools(&mut page.pools);
+        Ok(page)
     }
 
     pub async fn list_sim_pool_members(
@@ -194,7 +214,9 @@ impl GslClient {
             path,
             member_pairs(cycle, page, limit),
         );
-        self.execute(&call, |b| decode(call.op, b)).await
+        let mut page: PoolMemberPage = self.execute(&call, |b| decode(call.op, b)).await?;
+        self.vet(call.op).members(&mut page.pool_members);
+        Ok(page)
     }
 
     pub async fn list_back_pools(&self, query: &PoolQuery) -> Result<BackPoolPage, GslError> {
@@ -203,7 +225,9 @@ impl GslClient {
             "/v1/back-pools".into(),
             query.pairs(false).0,
         );
-        self.execute(&call, |b| decode(call.op, b)).await
+        let mut page: BackPoolPage = self.execute(&call, |b| decode(call.op, b)).await?;
+        self.vet(call.op).back_pools(&mut page.pools);
+        Ok(page)
     }
 
     pub async fn list_back_pool_members(
@@ -219,7 +243,9 @@ impl GslClient {
             path,
             member_pairs(cycle, page, limit),
         );
-        self.execute(&call, |b| decode(call.op, b)).await
+        let mut page: PoolMemberPage = self.execute(&call, |b| decode(call.op, b)).await?;
+        self.vet(call.op).members(&mut page.pool_members);
+        Ok(page)
     }
 
     /// Suspends a card; completes asynchronously as a work order.
@@ -528,6 +554,9 @@ fn retry_reason(err: &GslError) -> Option<&'static str> {
         GslError::Api { status, .. } if *status >= 500 => Some("server_error"),
         GslError::Transport { .. } => Some("transport"),
         GslError::Timeout { .. } => Some("timeout"),
+        // A body cut by a proxy or garbled in transit decodes the next time; one that stays wrong still
+        // fails after max_retries, naming the JSON path.
+        GslError::Decode { .. } => Some("undecodable"),
         _ => None,
     }
 }

@@ -8,6 +8,7 @@ pub mod models;
 pub mod observe;
 pub mod pacing;
 pub mod pager;
+pub mod plausible;
 pub mod sign;
 pub mod types;
 
