@@ -3,6 +3,7 @@
 mod alerts;
 mod cli;
 mod client;
+mod delivery;
 mod deploy;
 mod e2e;
 mod faults;
