@@ -155,4 +155,82 @@ mod tests {
         let long = echo(&"é".repeat(100));
         assert_eq!(long.chars().count(), ECHO_CHARS + 3);
     }
+
+    mod fuzz {
+        //! The query parsers as fuzz targets: any query string gives parameters (the route answers 2xx)
+        //! or a short message (400), never a panic.
+        use super::*;
+        use crate::http::api::{daily_range, usage_request};
+        use proptest::prelude::*;
+
+        /// Query-ish text: names the routes know, percent escapes (valid or not), separators, anything.
+        fn query() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                prop::sample::select(vec![
+                    "month",
+                    "group_by",
+                    "format",
+                    "top",
+                    "from",
+                    "to",
+                    "=",
+                    "&",
+                    "%",
+                    "%00",
+                    "%FF",
+                    "%C3%28",
+                    "%E4%B8%AD",
+                    "+",
+                    "2026-11",
+                    "2026-13",
+                    "csv",
+                    "json",
+                    "tag",
+                    "2026-11-01",
+                    "-1",
+                    "99999999999999999999",
+                ])
+                .prop_map(str::to_owned),
+                "%[0-9A-Fa-f]{2}",
+                ".{0,8}",
+            ];
+            proptest::collection::vec(piece, 0..16).prop_map(|v| v.concat())
+        }
+
+        fn short(message: &str) -> bool {
+            message.chars().count() <= 200
+        }
+
+        proptest! {
+            #[test]
+            fn fuzz_parse_query_never_panics(raw in query()) {
+                match parse_query(Some(&raw), &["month", "from"]) {
+                    Ok(p) => {
+                        for v in [p.get("month"), p.get("from")].into_iter().flatten() {
+                            prop_assert!(!v.chars().any(char::is_control));
+                            prop_assert!(v.len() <= MAX_VALUE_BYTES);
+                        }
+                    }
+                    Err(e) => prop_assert!(short(&e.to_string()), "{e}"),
+                }
+            }
+
+            #[test]
+            fn fuzz_usage_and_daily_parsers_answer_or_explain_briefly(raw in query()) {
+                if let Err(e) = usage_request(Some(&raw)) {
+                    prop_assert!(short(&e), "{e}");
+                }
+                if let Err(e) = daily_range(Some(&raw)) {
+                    prop_assert!(short(&e), "{e}");
+                }
+            }
+
+            #[test]
+            fn fuzz_any_text_is_echoed_briefly(text in any::<String>()) {
+                // Quotes, escapes (at most 10 characters each, as in \u{10ffff}) and the ellipsis.
+                prop_assert!(echo(&text).chars().count() <= 3 + 10 * ECHO_CHARS);
+                let _ = checked_value("card", &text);
+            }
+        }
+    }
 }
