@@ -69,6 +69,9 @@ async fn hostile_paths_and_queries_get_a_short_400(pool: PgPool) {
         "/api/v1/usage?month=2026-1%001",
         month_10k.as_str(),
         "/api/v1/usage?month=2026-11&top=99999999999999999999999",
+        // Found by fuzzing: a multi-byte character across the year/month split panicked the handler.
+        "/api/v1/usage?month=ab%E2%82%ACc",
+        "/api/v1/usage?month=20%E2%82%AC-1",
     ] {
         let (status, body) = raw_get(&base, path, "").await;
         assert_eq!(status, 400, "{path}: {body}");
