@@ -17,6 +17,7 @@ use axum::routing::get;
 use axum::Router;
 use secrecy::SecretString;
 use serde::Deserialize;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::metrics::{scrape, MetricsOptions, ScrapeRequest, Shard, SimGauges};
@@ -99,16 +100,33 @@ pub fn router_with(state: HttpState, opts: &HttpOptions) -> Router {
         require_bearer,
     ));
     // Probes stay open: an orchestrator has no token, and they reveal nothing.
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(state)
         .merge(metrics_routes)
-        .merge(api_routes)
+        .merge(api_routes);
+    harden(routes, opts)
+}
+
+/// What every route gets: the request timeout, and a 500 with a request id (detail in the log) instead
+/// of a dropped connection when a handler panics.
+pub fn harden(routes: Router, opts: &HttpOptions) -> Router {
+    routes
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             opts.request_timeout,
         ))
+        .layer(CatchPanicLayer::custom(panicked))
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into());
+    guard::internal_error(&format!("handler panicked: {what}"))
 }
 
 /// Serves `router` on `listener` with the default timeouts until `shutdown` completes, then drains

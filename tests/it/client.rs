@@ -213,6 +213,23 @@ async fn pager_fetches_an_empty_page_again_then_stops_and_names_it() {
     );
 }
 
+#[tokio::test]
+async fn pager_reports_totals_that_do_not_add_up() {
+    let mut over = HashMap::new();
+    // Page 2 repeats page 1 while the count stays 1000: every page is full, yet half the cards are missing.
+    over.insert(2, (1000, (0..500).collect()));
+    let (url, _) = fleet(1000, over).await;
+    let (c, _) = client(settings(url, token_auth()));
+    let mut pager = c.card_pages(ListSimCardsQuery::default());
+    while pager.next_page().await.unwrap().is_some() {}
+    let d = pager.drift();
+    assert!(!d.count_changed);
+    assert_eq!(
+        d.incompleteness().as_deref(),
+        Some("listed 500 distinct cards of the 1000 count promised")
+    );
+}
+
 // ---- retries ---------------------------------------------------------------------------------
 
 /// Answers the scripted responses in order, then 200 with an empty page; records arrival times.

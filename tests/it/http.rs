@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gsl_sync::http::{router_with, serve_with, HttpOptions, HttpState};
+use gsl_sync::http::{harden, router_with, serve_with, HttpOptions, HttpState};
 use gsl_sync::metrics::{MetricsOptions, SimGauges};
 use gsl_sync::store::Store;
 use gsl_sync::telemetry::Telemetry;
@@ -283,4 +283,30 @@ async fn readyz_answers_503_within_2s_of_the_database_stopping_and_200_when_back
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(back, "/readyz answers 200 once the database is back");
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_answers_500_with_a_request_id() {
+    let routes = axum::Router::new().route(
+        "/boom",
+        axum::routing::get(|| async {
+            if true {
+                panic!("secret detail");
+            }
+            ""
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let opts = HttpOptions::default();
+    tokio::spawn(serve_with(
+        listener,
+        harden(routes, &opts),
+        std::future::pending(),
+        opts,
+    ));
+    let (status, body) = raw_get(&base, "/boom", "").await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("request_id"), "{body}");
+    assert!(!body.contains("secret detail"), "{body}");
 }
