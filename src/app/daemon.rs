@@ -9,7 +9,7 @@ use super::follow::Follower;
 use super::hooks::{DaemonHooks, Delivery};
 use super::AppError;
 use crate::config::Settings;
-use crate::http::{router, serve, HttpState};
+use crate::http::{router_with, serve_with, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges};
 use crate::sync::daemon::{Daemon, ElectionTimings};
 use crate::sync::JobKind;
@@ -47,10 +47,12 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         telemetry: telemetry.clone(),
         metrics: metrics.clone(),
     };
-    let http = tokio::spawn(serve(
+    let http_options = settings.http.options.clone();
+    let http = tokio::spawn(serve_with(
         listener,
-        router(state),
+        router_with(state, &http_options),
         shutdown.clone().cancelled_owned(),
+        http_options,
     ));
     let follower = tokio::spawn(
         Follower {

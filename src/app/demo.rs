@@ -13,7 +13,7 @@ use super::AppError;
 use crate::cli::{DemoArgs, SyncCommand};
 use crate::config::{AccountSettings, Settings};
 use crate::gsl::Auth;
-use crate::http::{router, serve, HttpState};
+use crate::http::{router_with, serve_with, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges};
 use crate::simulator::{self, SimulatorOptions};
 use crate::store::Store;
@@ -97,9 +97,15 @@ pub async fn run(
         metrics,
     };
     eprintln!("gsl-sync demo: serving until Ctrl-C");
-    serve(listener, router(state), cancel.cancelled_owned())
-        .await
-        .map_err(AppError::io("http: serve"))?;
+    let options = settings.http.options.clone();
+    serve_with(
+        listener,
+        router_with(state, &options),
+        cancel.cancelled_owned(),
+        options,
+    )
+    .await
+    .map_err(AppError::io("http: serve"))?;
     drop(sim);
     Ok(())
 }

@@ -88,12 +88,22 @@ pub async fn evaluate(store: &Store, settings: &Settings) {
     }
 }
 
-/// For one-shot commands: evaluate, then deliver before the process exits.
+/// For one-shot commands: evaluate, then deliver before the process exits, waiting at most
+/// `alerts.notify_timeout`: a receiver that hangs or keeps failing must not hold the command for its
+/// whole retry schedule. What was not delivered stays due in the outbox for the next run or the daemon.
 pub async fn evaluate_and_notify(store: &Store, settings: &Settings, telemetry: &Telemetry) {
     evaluate(store, settings).await;
-    Delivery::new(store, settings, telemetry)
-        .deliver_due()
-        .await;
+    let delivery = Delivery::new(store, settings, telemetry);
+    let budget = settings.alerts.notify_timeout;
+    if tokio::time::timeout(budget, delivery.deliver_due())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            seconds = budget.as_secs_f64(),
+            "alert delivery did not finish in time; the rest stays due in the outbox"
+        );
+    }
 }
 
 /// The daemon's after-job hook: evaluation (after the jobs that change what rules see), one gauge refresh

@@ -103,6 +103,13 @@ pub(super) struct RawSync {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHttp {
     pub(super) listen: String,
+    #[serde(default)]
+    pub(super) api_token: String,
+    #[serde(default)]
+    pub(super) metrics_token: String,
+    pub(super) max_concurrent_reports: usize,
+    pub(super) request_timeout: String,
+    pub(super) header_read_timeout: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -151,6 +158,11 @@ impl RawSettings {
                 if !secret.is_empty() {
                     *secret = REDACTED.into();
                 }
+            }
+        }
+        for token in [&mut r.http.api_token, &mut r.http.metrics_token] {
+            if !token.is_empty() {
+                *token = REDACTED.into();
             }
         }
         for url in [&mut r.alerts.alertmanager_url, &mut r.alerts.webhook_url] {

@@ -9,6 +9,8 @@ use gsl_client::Auth;
 use gsl_jobs::SyncSettings;
 use gsl_metrics::MetricsSettings;
 use secrecy::SecretString;
+
+use crate::http::HttpOptions;
 use url::Url;
 
 use super::raw::{
@@ -168,7 +170,34 @@ fn http(h: &RawHttp) -> Result<HttpSettings, ConfigError> {
             format!("{:?} is not an address like 127.0.0.1:9860", h.listen),
         )
     })?;
-    Ok(HttpSettings { listen })
+    Ok(HttpSettings {
+        listen,
+        options: HttpOptions {
+            api_token: token(&h.api_token),
+            metrics_token: token(&h.metrics_token),
+            max_concurrent_reports: in_range(
+                "http.max_concurrent_reports",
+                h.max_concurrent_reports,
+                1,
+                1024,
+            )?,
+            request_timeout: positive("http.request_timeout", &h.request_timeout)?,
+            header_read_timeout: positive("http.header_read_timeout", &h.header_read_timeout)?,
+        },
+    })
+}
+
+/// An empty token turns its check off.
+fn token(raw: &str) -> Option<SecretString> {
+    (!raw.is_empty()).then(|| SecretString::from(raw.to_owned()))
+}
+
+fn positive(key: &str, raw: &str) -> Result<std::time::Duration, ConfigError> {
+    let d = duration(key, raw)?;
+    if d.is_zero() {
+        return Err(ConfigError::new(key, "must be above 0s"));
+    }
+    Ok(d)
 }
 
 fn metrics(m: &RawMetrics) -> Result<MetricsSettings, ConfigError> {

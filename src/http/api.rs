@@ -1,13 +1,18 @@
 //! The /api/v1 report routes: monthly usage (JSON or CSV) and one card's daily history.
 
-use axum::extract::{Path, Query, State};
+use std::sync::Arc;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use serde::Deserialize;
+use tokio::sync::Semaphore;
 
+use super::guard::internal_error;
+use super::params::{checked_value, echo, parse_query, ParamError, Params};
 use crate::domain::{GroupBy, YearMonth};
 use crate::report::{self, text, ReportError};
 use crate::store::Store;
@@ -16,58 +21,79 @@ use crate::store::Store;
 struct ApiState {
     store: Store,
     tz: chrono_tz::Tz,
+    /// Permits for usage reports: each one scans a month of the fleet, so a burst must not queue
+    /// unbounded work on the database.
+    reports: Arc<Semaphore>,
 }
 
+/// Seconds a client is told to wait when every report permit is taken.
+const RETRY_AFTER_SECS: &str = "2";
+
 /// The report API; merge it into the daemon's router.
-pub fn routes(store: Store, tz: chrono_tz::Tz) -> Router {
+pub fn routes(store: Store, tz: chrono_tz::Tz, max_concurrent_reports: usize) -> Router {
     Router::new()
         .route("/api/v1/usage", get(usage))
         .route("/api/v1/sims/{iccid}/daily", get(sim_daily))
-        .with_state(ApiState { store, tz })
+        .with_state(ApiState {
+            store,
+            tz,
+            reports: Arc::new(Semaphore::new(max_concurrent_reports.max(1))),
+        })
 }
 
-#[derive(Deserialize)]
-struct UsageParams {
-    month: Option<String>,
-    group_by: Option<String>,
-    format: Option<String>,
-    top: Option<String>,
-}
+const USAGE_PARAMS: &[&str] = &["month", "group_by", "format", "top"];
+const DAILY_PARAMS: &[&str] = &["from", "to"];
 
-#[derive(Deserialize)]
-struct DailyParams {
-    from: Option<String>,
-    to: Option<String>,
+/// How the API answers a request it cannot serve.
+enum ApiError {
+    Report(ReportError),
+    Busy,
 }
-
-/// A report error as the API answers it.
-struct ApiError(ReportError);
 
 impl From<ReportError> for ApiError {
     fn from(e: ReportError) -> Self {
-        Self(e)
+        Self::Report(e)
+    }
+}
+
+impl From<ParamError> for ApiError {
+    fn from(e: ParamError) -> Self {
+        bad(e.to_string())
     }
 }
 
 fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError(ReportError::BadParameter(msg.into()))
+    ApiError::Report(ReportError::BadParameter(msg.into()))
+}
+
+fn json_error(status: StatusCode, message: String) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = match &self.0 {
-            ReportError::BadParameter(_) => StatusCode::BAD_REQUEST,
-            ReportError::UnknownCard(_) => StatusCode::NOT_FOUND,
-            ReportError::Store(_) | ReportError::Io(_) => {
-                tracing::warn!(error = %self.0, "report API failed");
-                StatusCode::INTERNAL_SERVER_ERROR
+        match self {
+            ApiError::Busy => {
+                let mut resp = json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many reports at once; retry shortly".into(),
+                );
+                resp.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+                resp
             }
-        };
-        (
-            status,
-            Json(serde_json::json!({ "error": self.0.to_string() })),
-        )
-            .into_response()
+            ApiError::Report(ReportError::BadParameter(m)) => {
+                json_error(StatusCode::BAD_REQUEST, format!("bad parameter: {m}"))
+            }
+            ApiError::Report(ReportError::UnknownCard(c)) => {
+                json_error(StatusCode::NOT_FOUND, format!("no such card: {}", echo(&c)))
+            }
+            ApiError::Report(e @ (ReportError::Store(_) | ReportError::Io(_))) => {
+                internal_error(&e)
+            }
+        }
     }
 }
 
@@ -75,8 +101,8 @@ fn parse_group(s: Option<&str>) -> Result<GroupBy, ApiError> {
     let name = s.unwrap_or("sim");
     GroupBy::from_name(name).ok_or_else(|| {
         bad(format!(
-            "group_by must be sim|pool|plan|tag|account, got {:?}",
-            name.chars().take(32).collect::<String>()
+            "group_by must be sim|pool|plan|tag|account, got {}",
+            echo(name)
         ))
     })
 }
@@ -84,34 +110,62 @@ fn parse_group(s: Option<&str>) -> Result<GroupBy, ApiError> {
 fn parse_day(s: Option<&str>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
     s.map(|d| {
         NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| bad(format!("{name} must be YYYY-MM-DD")))
+            .map_err(|_| bad(format!("{name} must be YYYY-MM-DD, got {}", echo(d))))
     })
     .transpose()
 }
 
-async fn usage(
-    State(st): State<ApiState>,
-    Query(p): Query<UsageParams>,
-) -> Result<Response, ApiError> {
-    let month = p.month.ok_or_else(|| bad("month=YYYY-MM is required"))?;
-    let by = parse_group(p.group_by.as_deref())?;
-    let top = p
-        .top
-        .map(|t| {
-            t.parse::<usize>()
-                .map_err(|_| bad("top must be a positive integer"))
-        })
-        .transpose()?;
-    let csv = match p.format.as_deref().unwrap_or("json") {
-        "json" => false,
-        "csv" => true,
-        other => return Err(bad(format!("format must be json|csv, got {other:?}"))),
-    };
+/// A validated usage request.
+#[derive(Debug, PartialEq)]
+pub struct UsageRequest {
+    pub month: YearMonth,
+    pub by: GroupBy,
+    pub top: Option<usize>,
+    pub csv: bool,
+}
+
+/// `month`, `group_by`, `format`, `top` from a raw query string; no other parameter.
+pub fn usage_request(raw: Option<&str>) -> Result<UsageRequest, String> {
+    parse_usage(raw).map_err(|e| match e {
+        ApiError::Report(r) => r.to_string(),
+        ApiError::Busy => "busy".into(),
+    })
+}
+
+fn parse_usage(raw: Option<&str>) -> Result<UsageRequest, ApiError> {
+    let p: Params = parse_query(raw, USAGE_PARAMS)?;
+    let month = p
+        .get("month")
+        .ok_or_else(|| bad("month=YYYY-MM is required"))?;
     let month: YearMonth = month
         .parse()
-        .map_err(|e: crate::domain::BadYearMonth| bad(e.to_string()))?;
-    let r = report::usage_report(&st.store, month, by, top).await?;
-    Ok(if csv {
+        .map_err(|_| bad(format!("month must be YYYY-MM, got {}", echo(month))))?;
+    let by = parse_group(p.get("group_by"))?;
+    let top = p
+        .get("top")
+        .map(|t| {
+            t.parse::<usize>()
+                .map_err(|_| bad(format!("top must be a positive integer, got {}", echo(t))))
+        })
+        .transpose()?;
+    let csv = match p.get("format").unwrap_or("json") {
+        "json" => false,
+        "csv" => true,
+        other => return Err(bad(format!("format must be json|csv, got {}", echo(other)))),
+    };
+    Ok(UsageRequest {
+        month,
+        by,
+        top,
+        csv,
+    })
+}
+
+async fn usage(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let req = parse_usage(raw.as_deref())?;
+    let _permit = st.reports.try_acquire().map_err(|_| ApiError::Busy)?;
+    let r = report::usage_report(&st.store, req.month, req.by, req.top).await?;
+    Ok(if req.csv {
         (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
             text::usage_csv(&r),
@@ -122,13 +176,35 @@ async fn usage(
     })
 }
 
+/// The card of `/api/v1/sims/{iccid}/daily`: UTF-8, no control character (Postgres refuses NUL), short.
+fn card_in_path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    let Path(iccid) = path.map_err(|_| bad("the card in the path is not valid UTF-8"))?;
+    Ok(checked_value("the card in the path", &iccid)?)
+}
+
+/// `from` and `to` from a raw query string; no other parameter.
+pub fn daily_range(raw: Option<&str>) -> Result<(Option<NaiveDate>, Option<NaiveDate>), String> {
+    parse_daily(raw).map_err(|e| match e {
+        ApiError::Report(r) => r.to_string(),
+        ApiError::Busy => "busy".into(),
+    })
+}
+
+fn parse_daily(raw: Option<&str>) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
+    let p = parse_query(raw, DAILY_PARAMS)?;
+    Ok((
+        parse_day(p.get("from"), "from")?,
+        parse_day(p.get("to"), "to")?,
+    ))
+}
+
 async fn sim_daily(
     State(st): State<ApiState>,
-    Path(iccid): Path<String>,
-    Query(p): Query<DailyParams>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let from = parse_day(p.from.as_deref(), "from")?;
-    let to = parse_day(p.to.as_deref(), "to")?;
+    let iccid = card_in_path(path)?;
+    let (from, to) = parse_daily(raw.as_deref())?;
     let r = report::sim_report(&st.store, Some(&iccid), None, from, to, st.tz).await?;
     Ok(Json(r).into_response())
 }

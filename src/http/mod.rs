@@ -1,21 +1,30 @@
-//! The HTTP surface: /metrics, /healthz, /readyz and the /api/v1 report routes.
+//! The HTTP surface: /metrics, /healthz, /readyz and the /api/v1 report routes, behind optional bearer
+//! tokens, a request timeout and (in `serve_with`) a header-read timeout.
 
 pub mod api;
+pub mod guard;
+pub mod params;
 
 use std::future::Future;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use secrecy::SecretString;
 use serde::Deserialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::metrics::text::Format;
 use crate::metrics::{scrape, MetricsOptions, ScrapeRequest, Shard, SimGauges};
 use crate::store::Store;
 use crate::telemetry::Telemetry;
+use guard::{require_bearer, Bearer};
 
 /// Everything the handlers need; cheap to clone.
 #[derive(Clone)]
@@ -26,24 +35,151 @@ pub struct HttpState {
     pub metrics: MetricsOptions,
 }
 
-pub fn router(state: HttpState) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .with_state(state.clone())
-        .merge(api::routes(state.store.clone(), state.metrics.timezone))
+/// Access control, bounds and timeouts of the server (`[http]` in the configuration).
+#[derive(Clone)]
+pub struct HttpOptions {
+    /// Required as `Authorization: Bearer …` on /api/v1 (and the status page) when set.
+    pub api_token: Option<SecretString>,
+    /// Required on /metrics when set.
+    pub metrics_token: Option<SecretString>,
+    /// Usage reports computed at once; one more answers 503 with `Retry-After`.
+    pub max_concurrent_reports: usize,
+    /// A request not answered by then gets 503.
+    pub request_timeout: Duration,
+    /// A connection that has not sent its request headers by then is closed.
+    pub header_read_timeout: Duration,
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then drains in-flight requests.
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            api_token: None,
+            metrics_token: None,
+            max_concurrent_reports: 4,
+            request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl std::fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |t: &Option<SecretString>| if t.is_some() { "***" } else { "(off)" };
+        f.debug_struct("HttpOptions")
+            .field("api_token", &set(&self.api_token))
+            .field("metrics_token", &set(&self.metrics_token))
+            .field("max_concurrent_reports", &self.max_concurrent_reports)
+            .field("request_timeout", &self.request_timeout)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .finish()
+    }
+}
+
+/// How long /readyz waits for the database before it answers 503: well inside a probe's timeout.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The router with the default options: no tokens.
+pub fn router(state: HttpState) -> Router {
+    router_with(state, &HttpOptions::default())
+}
+
+pub fn router_with(state: HttpState, opts: &HttpOptions) -> Router {
+    let metrics_routes = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state.clone())
+        .layer(from_fn_with_state(
+            Bearer::new(opts.metrics_token.as_ref()),
+            require_bearer,
+        ));
+    let api_routes = api::routes(
+        state.store.clone(),
+        state.metrics.timezone,
+        opts.max_concurrent_reports,
+    )
+    .layer(from_fn_with_state(
+        Bearer::new(opts.api_token.as_ref()),
+        require_bearer,
+    ));
+    // Probes stay open: an orchestrator has no token, and they reveal nothing.
+    let routes = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+        .merge(metrics_routes)
+        .merge(api_routes);
+    harden(routes, opts)
+}
+
+/// What every route gets: the request timeout, and a 500 with a request id (detail in the log) instead
+/// of a dropped connection when a handler panics.
+pub fn harden(routes: Router, opts: &HttpOptions) -> Router {
+    routes
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            opts.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(panicked))
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into());
+    guard::internal_error(&format!("handler panicked: {what}"))
+}
+
+/// Serves `router` on `listener` with the default timeouts until `shutdown` completes, then drains
+/// in-flight requests.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, router, shutdown, HttpOptions::default()).await
+}
+
+/// Like `serve`, with `opts.header_read_timeout`: a client that trickles its headers (or sends none) is
+/// disconnected instead of holding a connection and its task forever.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    opts: HttpOptions,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(opts.header_read_timeout);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a moment instead of spinning.
+                    tracing::warn!(%error, "HTTP accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,14 +266,19 @@ async fn metrics(
     resp
 }
 
+/// 503 unless the database answers within `READY_TIMEOUT`: a probe must learn the truth quickly, not
+/// wait on a pool whose server is gone.
 async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
-    if state.store.ready().await {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (
+    match tokio::time::timeout(READY_TIMEOUT, state.store.ready()).await {
+        Ok(true) => (StatusCode::OK, "ready\n"),
+        Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "database unreachable or migrations pending\n",
-        )
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database did not answer within 1s\n",
+        ),
     }
 }
 

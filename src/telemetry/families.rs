@@ -27,6 +27,7 @@ pub struct Telemetry {
     pub sync_last_duration: GaugeVec,
     pub alert_notifications: IntCounterVec,
     pub build_info: IntGaugeVec,
+    pub api_implausible_values: IntCounterVec,
 }
 
 impl Default for Telemetry {
@@ -133,6 +134,7 @@ impl Telemetry {
         registry
             .register(Box::new(sync_last_duration.clone()))
             .expect("unique metric");
+        let api_implausible_values = implausible_values_family(&registry);
         Self {
             registry,
             api_requests,
@@ -144,6 +146,7 @@ impl Telemetry {
             sync_last_duration,
             alert_notifications,
             build_info,
+            api_implausible_values,
         }
     }
 
@@ -185,6 +188,23 @@ fn register_process_collector(registry: &Registry) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = registry;
+}
+
+/// `gsl_api_implausible_values_total`: values GSL sent that cannot be true (negative, non-finite, far
+/// beyond any plan), by the JSON field that held them. What is stored instead: `gsl_client::plausible`.
+fn implausible_values_family(registry: &Registry) -> IntCounterVec {
+    let family = IntCounterVec::new(
+        Opts::new(
+            "gsl_api_implausible_values_total",
+            "Values from the GSL API that cannot be true, by operation and field.",
+        ),
+        &["account", "operation", "field"],
+    )
+    .expect("valid metric");
+    registry
+        .register(Box::new(family.clone()))
+        .expect("unique metric");
+    family
 }
 
 impl Telemetry {
@@ -264,6 +284,12 @@ impl CallObserver for Telemetry {
     fn call_retried(&self, account: &str, operation: Operation, reason: &str) {
         self.api_retries
             .with_label_values(&[account, operation.as_str(), reason])
+            .inc();
+    }
+
+    fn implausible_value(&self, account: &str, operation: Operation, field: &str) {
+        self.api_implausible_values
+            .with_label_values(&[account, operation.as_str(), field])
             .inc();
     }
 }

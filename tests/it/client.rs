@@ -194,7 +194,7 @@ async fn pager_reports_a_changed_count_and_repeated_ids() {
 }
 
 #[tokio::test]
-async fn pager_stops_on_an_empty_page() {
+async fn pager_fetches_an_empty_page_again_then_stops_and_names_it() {
     let mut over = HashMap::new();
     over.insert(2, (2000, vec![]));
     let (url, f) = fleet(2000, over).await;
@@ -205,7 +205,29 @@ async fn pager_stops_on_an_empty_page() {
         pages += 1;
     }
     assert_eq!(pages, 1);
-    assert_eq!(f.asked.lock().unwrap().len(), 2);
+    // Page 1, then page 2 once and again three times (max_retries is 3 here).
+    assert_eq!(f.asked.lock().unwrap().len(), 5);
+    assert_eq!(
+        pager.drift().incompleteness().as_deref(),
+        Some("page 2 of 4 returned 0 of 500 cards")
+    );
+}
+
+#[tokio::test]
+async fn pager_reports_totals_that_do_not_add_up() {
+    let mut over = HashMap::new();
+    // Page 2 repeats page 1 while the count stays 1000: every page is full, yet half the cards are missing.
+    over.insert(2, (1000, (0..500).collect()));
+    let (url, _) = fleet(1000, over).await;
+    let (c, _) = client(settings(url, token_auth()));
+    let mut pager = c.card_pages(ListSimCardsQuery::default());
+    while pager.next_page().await.unwrap().is_some() {}
+    let d = pager.drift();
+    assert!(!d.count_changed);
+    assert_eq!(
+        d.incompleteness().as_deref(),
+        Some("listed 500 distinct cards of the 1000 count promised")
+    );
 }
 
 // ---- retries ---------------------------------------------------------------------------------
@@ -335,12 +357,27 @@ async fn code_message_error_shape_is_understood() {
     assert!(err.to_string().contains("账期不合法"), "{err}");
 }
 
+fn ok_json(body: String) -> Response {
+    (StatusCode::OK, [("content-type", "application/json")], body).into_response()
+}
+
 #[tokio::test]
-async fn a_truncated_body_is_a_decode_error() {
+async fn a_truncated_body_is_retried_like_a_5xx() {
     let full = serde_json::to_string(&json!({"count": 1, "sim_cards": [card_json(1)]})).unwrap();
     let cut = full[..full.len() / 2].to_owned();
-    let reply = (StatusCode::OK, [("content-type", "application/json")], cut).into_response();
-    let (url, s) = script(vec![reply]).await;
+    let (url, s) = script(vec![ok_json(cut), ok_json(full)]).await;
+    let (c, rec) = client(settings(url, token_auth()));
+    let page = c.list_sim_cards(&query()).await.unwrap();
+    assert_eq!(page.sim_cards.len(), 1);
+    assert_eq!(s.arrivals.lock().unwrap().len(), 2);
+    assert_eq!(rec.codes(Operation::ListSimCards), ["decode", "200"]);
+    assert_eq!(rec.reasons(), ["undecodable"]);
+}
+
+#[tokio::test]
+async fn a_body_that_stays_undecodable_fails_with_the_json_path_after_max_retries() {
+    let bad = || ok_json(r#"{"count":1,"sim_cards":[{"sim_card_id":"x1"}]}"#.to_owned());
+    let (url, s) = script(vec![bad(), bad(), bad(), bad(), bad()]).await;
     let (c, rec) = client(settings(url, token_auth()));
     let err = c.list_sim_cards(&query()).await.unwrap_err();
     assert!(
@@ -353,8 +390,35 @@ async fn a_truncated_body_is_a_decode_error() {
         ),
         "{err:?}"
     );
-    assert_eq!(s.arrivals.lock().unwrap().len(), 1);
-    assert_eq!(rec.codes(Operation::ListSimCards), ["decode"]);
+    assert!(
+        err.to_string().contains("sim_cards[0].sim_card_id"),
+        "{err}"
+    );
+    assert_eq!(s.arrivals.lock().unwrap().len(), 4, "1 + max_retries (3)");
+    assert_eq!(rec.reasons(), ["undecodable"; 3]);
+}
+
+#[tokio::test]
+async fn implausible_values_are_counted_logged_and_stored_as_unknown() {
+    let mut card = card_json(7);
+    card["flow_used"] = json!(-5);
+    let body = serde_json::to_string(&json!({"count": 1, "sim_cards": [card]})).unwrap();
+    let (url, _) = script(vec![ok_json(body)]).await;
+    let telemetry = gsl_sync::telemetry::Telemetry::new();
+    let c = GslClient::new(settings(url, token_auth()), Arc::new(telemetry.clone())).unwrap();
+    let page = c.list_sim_cards(&query()).await.unwrap();
+    assert_eq!(
+        page.sim_cards[0].flow_used, None,
+        "negative usage is unknown, not -5"
+    );
+    let text =
+        String::from_utf8(telemetry.encode(gsl_sync::metrics::text::Format::Prometheus)).unwrap();
+    assert!(
+        text.contains(
+            r#"gsl_api_implausible_values_total{account="main",field="flow_used",operation="list_sim_cards"} 1"#
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -3,9 +3,12 @@
 mod alerts;
 mod cli;
 mod client;
+mod delivery;
 mod deploy;
 mod e2e;
+mod faults;
 mod helpers;
+mod http;
 mod metrics;
 mod replicas;
 mod report;

@@ -285,7 +285,7 @@ async fn html_is_self_contained_and_renders_in_chromium(pool: PgPool) {
 #[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
 async fn http_api_answers_200_400_404(pool: PgPool) {
     seed(&pool).await;
-    let app = gsl_sync::http::api::routes(Store::from_pool(pool), chrono_tz::Asia::Shanghai);
+    let app = gsl_sync::http::api::routes(Store::from_pool(pool), chrono_tz::Asia::Shanghai, 4);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -13,6 +13,7 @@ use super::budget::{Budget, Lane, Priority, Rates};
 use super::error::{decode, decode_list, parse_error_body, GslError};
 use super::models::*;
 use super::observe::{CallObserver, Operation};
+use super::plausible::Vet;
 use super::sign;
 use super::types::*;
 use gsl_domain::backoff;
@@ -116,6 +117,10 @@ impl GslClient {
         &self.inner.settings.account
     }
 
+    pub fn settings(&self) -> &ClientSettings {
+        &self.inner.settings
+    }
+
     /// One page of cards (`GET /v1/sim-cards`).
     pub async fn list_sim_cards(&self, query: &ListSimCardsQuery) -> Result<SimCardPage, GslError> {
         query.check()?;
@@ -124,7 +129,18 @@ impl GslClient {
             "/v1/sim-cards".into(),
             query.pairs().0,
         );
-        self.execute(&call, |b| decode(call.op, b)).await
+        let mut page: SimCardPage = self.execute(&call, |b| decode(call.op, b)).await?;
+        self.vet(call.op).cards(&mut page.sim_cards);
+        Ok(page)
+    }
+
+    /// Where implausible values of `op` are reported.
+    fn vet(&self, operation: Operation) -> Vet<'_> {
+        Vet {
+            observer: self.inner.observer.as_ref(),
+            account: self.account(),
+            operation,
+        }
     }
 
     /// One card's details (`GET /v1/sim-cards/{id}`, id 0 plus `iccid` when selected by ICCID).
@@ -155,8 +171,11 @@ impl GslClient {
             "/v1/sim-cards/batch-daily-flow".into(),
             Value::Object(body),
         );
-        self.execute(&call, |b| decode_list(call.op, b, &["sim_flows", "data"]))
-            .await
+        let mut days = self
+            .execute(&call, |b| decode_list(call.op, b, &["sim_flows", "data"]))
+            .await?;
+        self.vet(call.op).daily_flow(&mut days);
+        Ok(days)
     }
 
     /// Month totals of up to 500 cards for up to 6 billing cycles.
@@ -181,8 +200,11 @@ impl GslClient {
             "/v1/sim-cards/month-usages".into(),
             Value::Object(body),
         );
-        self.execute(&call, |b| decode_list(call.op, b, &["month_usages"]))
-            .await
+        let mut usages = self
+            .execute(&call, |b| decode_list(call.op, b, &["month_usages"]))
+            .await?;
+        self.vet(call.op).month_usages(&mut usages);
+        Ok(usages)
     }
 
     pub async fn list_sim_pools(&self, query: &PoolQuery) -> Result<PoolPage, GslError> {
@@ -191,7 +213,9 @@ impl GslClient {
             "/v1/sim-pools".into(),
             query.pairs(true).0,
         );
-        self.execute(&call, |b| decode(call.op, b)).await
+        let mut page: PoolPage = self.execute(&call, |b| decode(call.op, b)).await?;
+        self.vet(call.op).pools(&mut page.pools);
+        Ok(page)
     }
 
     pub async fn list_sim_pool_members(
@@ -207,7 +231,9 @@ impl GslClient {
             path,
             member_pairs(cycle, page, limit),
         );
-        self.execute(&call, |b| decode(call.op, b)).await
+        let mut page: PoolMemberPage = self.execute(&call, |b| decode(call.op, b)).await?;
+        self.vet(call.op).members(&mut page.pool_members);
+        Ok(page)
     }
 
     pub async fn list_back_pools(&self, query: &PoolQuery) -> Result<BackPoolPage, GslError> {
@@ -216,7 +242,9 @@ impl GslClient {
             "/v1/back-pools".into(),
             query.pairs(false).0,
         );
-        self.execute(&call, |b| decode(call.op, b)).await
+        let mut page: BackPoolPage = self.execute(&call, |b| decode(call.op, b)).await?;
+        self.vet(call.op).back_pools(&mut page.pools);
+        Ok(page)
     }
 
     pub async fn list_back_pool_members(
@@ -232,7 +260,9 @@ impl GslClient {
             path,
             member_pairs(cycle, page, limit),
         );
-        self.execute(&call, |b| decode(call.op, b)).await
+        let mut page: PoolMemberPage = self.execute(&call, |b| decode(call.op, b)).await?;
+        self.vet(call.op).members(&mut page.pool_members);
+        Ok(page)
     }
 
     /// Suspends a card; completes asynchronously as a work order.
@@ -535,7 +565,13 @@ fn aksk_headers(
 }
 
 /// Every `reason` label `gsl_api_retries_total` can carry.
-pub const RETRY_REASONS: [&str; 4] = ["rate_limited", "server_error", "transport", "timeout"];
+pub const RETRY_REASONS: [&str; 5] = [
+    "rate_limited",
+    "server_error",
+    "transport",
+    "timeout",
+    "undecodable",
+];
 
 fn retry_reason(err: &GslError) -> Option<&'static str> {
     match err {
@@ -543,6 +579,9 @@ fn retry_reason(err: &GslError) -> Option<&'static str> {
         GslError::Api { status, .. } if *status >= 500 => Some("server_error"),
         GslError::Transport { .. } => Some("transport"),
         GslError::Timeout { .. } => Some("timeout"),
+        // A body cut by a proxy or garbled in transit decodes the next time; one that stays wrong still
+        // fails after max_retries, naming the JSON path.
+        GslError::Decode { .. } => Some("undecodable"),
         _ => None,
     }
 }

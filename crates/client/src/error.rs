@@ -61,7 +61,10 @@ impl GslError {
     /// Whether trying the same call again later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::RateLimited { .. } | Self::Transport { .. } | Self::Timeout { .. } => true,
+            Self::RateLimited { .. }
+            | Self::Transport { .. }
+            | Self::Timeout { .. }
+            | Self::Decode { .. } => true,
             Self::Api { status, .. } => *status >= 500,
             _ => false,
         }
@@ -242,7 +245,7 @@ mod tests {
         }
         .is_retryable());
         assert!(GslError::Timeout { operation: op }.is_retryable());
-        assert!(!GslError::Decode {
+        assert!(GslError::Decode {
             operation: op,
             detail: String::new()
         }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod models;
 pub mod observe;
 pub mod pager;
+pub mod plausible;
 pub mod sign;
 pub mod types;
 
@@ -20,7 +21,7 @@ pub use models::{
     PoolMemberPage, PoolPage, SimCard, SimCardPage, SimPool,
 };
 pub use observe::{CallObserver, NoopObserver, Operation};
-pub use pager::{CardPager, PagingDrift};
+pub use pager::{short_page, CardPager, PagingDrift, ShortPage};
 pub use types::{
     BadYearMonth, CardSelector, DailyFlowQuery, FlowPeriod, ListSimCardsQuery, PoolQuery,
     SimCardRef, WorkOrderId, YearMonth,
@@ -29,7 +30,10 @@ pub use types::{
 /// Decoders exposed for benchmarks and fuzzing: a raw body in, a typed value or `GslError::Decode` out.
 pub mod decode {
     use super::error::{decode, decode_list};
-    use super::{DailyFlowDay, GslError, MonthUsage, Operation, SimCardPage};
+    use super::{
+        BackPoolPage, DailyFlowDay, GslError, MonthUsage, Operation, PoolMemberPage, PoolPage,
+        SimCard, SimCardPage,
+    };
 
     pub fn sim_card_page(body: &[u8]) -> Result<SimCardPage, GslError> {
         decode(Operation::ListSimCards, body)
@@ -39,5 +43,29 @@ pub mod decode {
     }
     pub fn month_usages(body: &[u8]) -> Result<Vec<MonthUsage>, GslError> {
         decode_list(Operation::MonthUsages, body, &["month_usages"])
+    }
+    pub fn sim_card(body: &[u8]) -> Result<SimCard, GslError> {
+        decode(Operation::ShowSimCard, body)
+    }
+    pub fn sim_pools(body: &[u8]) -> Result<PoolPage, GslError> {
+        decode(Operation::ListSimPools, body)
+    }
+    pub fn back_pools(body: &[u8]) -> Result<BackPoolPage, GslError> {
+        decode(Operation::ListBackPools, body)
+    }
+    pub fn pool_members(body: &[u8]) -> Result<PoolMemberPage, GslError> {
+        decode(Operation::ListSimPoolMembers, body)
+    }
+    /// Every decoder above, for fuzzing: each result's error, if any, must be `GslError::Decode`.
+    pub fn all(body: &[u8]) -> Vec<Result<(), GslError>> {
+        vec![
+            sim_card_page(body).map(drop),
+            daily_flow(body).map(drop),
+            month_usages(body).map(drop),
+            sim_card(body).map(drop),
+            sim_pools(body).map(drop),
+            back_pools(body).map(drop),
+            pool_members(body).map(drop),
+        ]
     }
 }

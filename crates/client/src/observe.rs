@@ -56,9 +56,11 @@ pub trait CallObserver: Send + Sync + 'static {
     /// body carried one ("GSL.00010003", "APIGW.0308"), the bare status otherwise ("502"), or "transport",
     /// "timeout", "decode" when no usable answer came.
     fn call_finished(&self, account: &str, operation: Operation, code: &str, elapsed: Duration);
-    /// The client will try again; `reason` is "rate_limited", "server_error", "transport", "timeout" or
-    /// "auth_expired".
+    /// The client will try again; `reason` is "rate_limited", "server_error", "transport", "timeout",
+    /// "undecodable" or "auth_expired".
     fn call_retried(&self, account: &str, operation: Operation, reason: &str);
+    /// A decoded answer held a value that cannot be true (see `plausible`); `field` is its JSON name.
+    fn implausible_value(&self, _account: &str, _operation: Operation, _field: &str) {}
 }
 
 /// Observes nothing: for tests and tools that do not export metrics.

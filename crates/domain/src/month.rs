@@ -103,6 +103,11 @@ impl FromStr for YearMonth {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
+        // Only ASCII can be a month; checking first also keeps the byte slicing below on char boundaries
+        // (found by fuzzing: "ab€c" panicked).
+        if !t.is_ascii() {
+            return Err(BadYearMonth::of(s));
+        }
         let (y, m) = match t.as_bytes() {
             [_, _, _, _, b'-', _, _] => (&t[..4], &t[5..]),
             b if b.len() == 6 => (&t[..4], &t[4..]),
@@ -132,6 +137,9 @@ mod tests {
     fn parses_both_forms_and_nothing_else() {
         check("2026-11", Some((2026, 11)));
         check("202611", Some((2026, 11)));
+        check("ab€c", None);
+        check("20€11", None);
+        check("2€-11", None);
         check(" 2026-01 ", Some((2026, 1)));
         check("2026-13", None);
         check("2026-00", None);

@@ -11,8 +11,11 @@ use gsl_client::{ListSimCardsQuery, PagingDrift, SimCardPage};
 pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
     let mut counts = Counts::default();
     let first = pass(ctx, ListSimCardsQuery::default(), &mut counts).await?;
-    let mut complete = !drifted(&first);
-    if !complete {
+    let mut shortfall = first.incompleteness();
+    let mut complete = shortfall.is_none() && !drifted(&first);
+    // A list that moved underneath gets a second pass; one with a page that stayed short does not (the
+    // same upstream fault would likely cut the second one too).
+    if drifted(&first) && first.short_pages.is_empty() {
         tracing::warn!(
             account = %ctx.account.name, first_count = first.first_count, last_count = first.last_count,
             duplicates = first.duplicate_ids, "the card list changed during the pass; running a reconciling pass sorted by cid"
@@ -23,20 +26,23 @@ pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
             ..ListSimCardsQuery::default()
         };
         let second = pass(ctx, by_cid, &mut counts).await?;
-        complete = !drifted(&second);
+        shortfall = second.incompleteness();
+        complete = shortfall.is_none() && !drifted(&second);
         counts
             .details
             .insert("reconciling_pass".into(), true.into());
     }
     ctx.check_cancelled()?;
+    // An incomplete pass still stored every card it saw; only the removals, which trust the pass to have
+    // listed everything, are skipped.
     counts.removed = ctx
         .store
         .finish_inventory_pass(ctx.fence, &ctx.account.name, ctx.run_id, complete)
         .await?;
     if !complete {
-        counts.incomplete = Some(
-            "the card list kept changing during two passes; removals were not recorded".into(),
-        );
+        let why =
+            shortfall.unwrap_or_else(|| "the card list kept changing during two passes".into());
+        counts.incomplete = Some(format!("{why}; removals were not recorded"));
     }
     Ok(counts)
 }

@@ -1,7 +1,7 @@
 //! The pools job: forward and backward flow pools of the current billing cycle, their usage and members.
 
 use super::engine::{Counts, JobContext, SyncError};
-use gsl_client::PoolQuery;
+use gsl_client::{short_page, BackPoolPage, PoolMemberPage, PoolPage, PoolQuery, ShortPage};
 use gsl_domain::YearMonth;
 use gsl_store::rows::{PoolMemberRow, PoolRow, PoolUsageRow};
 
@@ -18,34 +18,129 @@ pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
     Ok(counts)
 }
 
+/// A page of a GSL list: how many items it holds and how many the whole listing has.
+trait Listed {
+    fn listed(&self) -> usize;
+    fn count(&self) -> Option<i64>;
+}
+
+impl Listed for PoolPage {
+    fn listed(&self) -> usize {
+        self.pools.len()
+    }
+    fn count(&self) -> Option<i64> {
+        self.count
+    }
+}
+
+impl Listed for BackPoolPage {
+    fn listed(&self) -> usize {
+        self.pools.len()
+    }
+    fn count(&self) -> Option<i64> {
+        self.count
+    }
+}
+
+impl Listed for PoolMemberPage {
+    fn listed(&self) -> usize {
+        self.pool_members.len()
+    }
+    fn count(&self) -> Option<i64> {
+        self.count
+    }
+}
+
+/// Fetches page `page`, again (bounded) while it holds fewer items than its `count` promised; the last
+/// answer and its shortfall, if it stayed short.
+async fn checked_page<T: Listed, Fut>(
+    ctx: &JobContext<'_>,
+    what: &'static str,
+    (page, limit): (u32, u32),
+    counts: &mut Counts,
+    fetch: impl Fn() -> Fut,
+) -> Result<(T, Option<ShortPage>), SyncError>
+where
+    Fut: std::future::Future<Output = Result<T, gsl_client::GslError>>,
+{
+    let client = &ctx.client;
+    let mut attempt = 0;
+    loop {
+        ctx.check_cancelled()?;
+        let answer = ctx.call(fetch()).await?;
+        counts.api_calls += 1;
+        let short = short_page(
+            what,
+            u64::from(page),
+            u64::from(limit),
+            answer.count(),
+            answer.listed(),
+        );
+        let Some(short) = short else {
+            return Ok((answer, None));
+        };
+        if attempt >= client.short_page_refetches() {
+            return Ok((answer, Some(short)));
+        }
+        tracing::warn!(page = %short, attempt, "short page; fetching it again");
+        client.short_page_pause(attempt).await;
+        attempt += 1;
+    }
+}
+
+/// Records a page that stayed short: the run stores what it got and fails naming the page.
+fn note_short(counts: &mut Counts, context: String, short: ShortPage) {
+    let line = format!("{context}{short}");
+    tracing::warn!(page = %line, "page stayed short; the run will be marked incomplete");
+    counts.incomplete = Some(match counts.incomplete.take() {
+        Some(earlier) => format!("{earlier}; {line}"),
+        None => line,
+    });
+}
+
+type PoolRows = Vec<(PoolRow, PoolUsageRow)>;
+
 /// One page of forward (`/v1/sim-pools`) or backward (`/v1/back-pools`) pools as store rows, and the total.
 async fn pool_page(
     ctx: &JobContext<'_>,
     backward: bool,
     query: &PoolQuery,
     cycle: YearMonth,
-) -> Result<(Vec<(PoolRow, PoolUsageRow)>, u64), SyncError> {
+    counts: &mut Counts,
+) -> Result<(PoolRows, u64), SyncError> {
     let client = &ctx.client;
     let day = cycle.first_day();
-    if backward {
-        let page = ctx.call(client.list_back_pools(query)).await?;
+    let at = (query.offset.unwrap_or(1), query.limit.unwrap_or(PAGE));
+    let kind = if backward {
+        "backward pools: "
+    } else {
+        "pools: "
+    };
+    let (rows, count, short): (PoolRows, _, _) = if backward {
+        let (page, short) =
+            checked_page(ctx, "pools", at, counts, || client.list_back_pools(query)).await?;
         let rows = page.pools.iter().map(|p| {
             (
                 super::map::back_pool_row(p),
                 super::map::back_pool_usage(p, day),
             )
         });
-        Ok((rows.collect(), page.count.unwrap_or(0).max(0) as u64))
+        (rows.collect(), page.count, short)
     } else {
-        let page = ctx.call(client.list_sim_pools(query)).await?;
+        let (page, short) =
+            checked_page(ctx, "pools", at, counts, || client.list_sim_pools(query)).await?;
         let rows = page.pools.iter().map(|p| {
             (
                 super::map::forward_pool_row(p),
                 super::map::forward_pool_usage(p, day),
             )
         });
-        Ok((rows.collect(), page.count.unwrap_or(0).max(0) as u64))
+        (rows.collect(), page.count, short)
+    };
+    if let Some(short) = short {
+        note_short(counts, kind.into(), short);
     }
+    Ok((rows, count.unwrap_or(0).max(0) as u64))
 }
 
 async fn sync_kind(
@@ -64,8 +159,7 @@ async fn sync_kind(
             offset: Some(page),
             ..PoolQuery::default()
         };
-        let (pools, total) = pool_page(ctx, backward, &query, cycle).await?;
-        counts.api_calls += 1;
+        let (pools, total) = pool_page(ctx, backward, &query, cycle, counts).await?;
         let (rows, usage): (Vec<PoolRow>, Vec<PoolUsageRow>) = pools.into_iter().unzip();
         write_pools(ctx, &rows, &usage, counts).await?;
         for pool in &rows {
@@ -92,15 +186,22 @@ async fn fetch_members(
     let mut rows = Vec::new();
     let mut page = 1;
     loop {
-        ctx.check_cancelled()?;
-        let answer = if backward {
-            ctx.call(client.list_back_pool_members(pool_id, billing, page, MEMBER_PAGE))
-                .await?
-        } else {
-            ctx.call(client.list_sim_pool_members(pool_id, billing, page, MEMBER_PAGE))
-                .await?
-        };
-        counts.api_calls += 1;
+        let at = (page, MEMBER_PAGE);
+        let (answer, short) = checked_page(ctx, "pool members", at, counts, || async move {
+            if backward {
+                client
+                    .list_back_pool_members(pool_id, billing, page, MEMBER_PAGE)
+                    .await
+            } else {
+                client
+                    .list_sim_pool_members(pool_id, billing, page, MEMBER_PAGE)
+                    .await
+            }
+        })
+        .await?;
+        if let Some(short) = short {
+            note_short(counts, format!("pool {pool_id}: "), short);
+        }
         rows.extend(
             answer
                 .pool_members

@@ -40,6 +40,30 @@ pub struct Faults {
     pub drift: Option<DriftFault>,
     /// Fraction of responses whose body is cut in half.
     pub truncate_rate: f64,
+    /// One page of a list answered with a null, empty or short list (the `count` stays true).
+    pub page_fault: Option<PageFault>,
+}
+
+/// A wrong list page: what a misbehaving gateway or a bug upstream answers. `op` names the operation as
+/// in `SimStats::calls` (`list_sim_cards`, `list_sim_pools`, `list_sim_pool_members`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageFault {
+    pub op: &'static str,
+    /// The page number (`offset`) answered wrong.
+    pub page: u64,
+    pub answer: PageAnswer,
+    /// How many times the page is answered wrong before it is answered right; `None`: always.
+    pub times: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageAnswer {
+    /// The list is `null`.
+    Null,
+    /// The list is `[]`.
+    Empty,
+    /// The list keeps its first `n` entries.
+    Short(usize),
 }
 
 /// Between list pages, before the pager's position: on even pages `inserts` cards are inserted among the

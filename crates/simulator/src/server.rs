@@ -18,7 +18,7 @@ use super::card::mix;
 use super::fleet::{FleetState, FleetView};
 use super::orders::Orders;
 use super::query::Query;
-use super::{api, iam, pools, sign, Faults, SimStats, SimulatorOptions};
+use super::{api, iam, pools, sign, Faults, PageAnswer, SimStats, SimulatorOptions};
 
 const MAX_BODY: usize = 12 << 20;
 
@@ -267,12 +267,42 @@ impl Sim {
             }
         }
         let mut reply = self.dispatch(&route, &query, body);
+        if reply.status.is_success() && self.page_fault_due(&route, &query) {
+            if let Some(fault) = faults.page_fault {
+                reply.body = spoil_page(&reply.body, fault.answer);
+            }
+        }
         if faults.truncate_rate > 0.0 && rand::thread_rng().gen_bool(faults.truncate_rate.min(1.0))
         {
             reply.body.truncate(reply.body.len() / 2);
             self.with_stats(|s| s.truncated += 1);
         }
         reply
+    }
+
+    /// Whether the page fault applies to this call; counts down its `times`.
+    fn page_fault_due(&self, route: &Route, q: &Query) -> bool {
+        let page = q
+            .get("offset")
+            .and_then(|o| o.parse::<u64>().ok())
+            .unwrap_or(1);
+        self.with_world(|w| {
+            let Some(fault) = w.faults.page_fault.as_mut() else {
+                return false;
+            };
+            if fault.op != route.op() || fault.page != page {
+                return false;
+            }
+            match &mut fault.times {
+                None => true,
+                Some(0) => false,
+                Some(n) => {
+                    *n -= 1;
+                    true
+                }
+            }
+        })
+        .unwrap_or(false)
     }
 
     /// Flow control, then error injection.
@@ -364,4 +394,21 @@ impl Sim {
             _ => refuse("verify aksk signature fail"),
         })
     }
+}
+
+/// Replaces every list at the top of a JSON object body as `answer` says; other bodies pass unchanged.
+fn spoil_page(body: &[u8], answer: PageAnswer) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice(body) else {
+        return body.to_vec();
+    };
+    for value in map.values_mut() {
+        if let serde_json::Value::Array(items) = value {
+            match answer {
+                PageAnswer::Null => *value = serde_json::Value::Null,
+                PageAnswer::Empty => items.clear(),
+                PageAnswer::Short(n) => items.truncate(n),
+            }
+        }
+    }
+    serde_json::to_vec(&map).unwrap_or_else(|_| body.to_vec())
 }
