@@ -397,18 +397,23 @@ async fn two_replicas_behind_a_real_prometheus_alert_once_and_survive_a_sigkill(
     let stale = rule_expr(&rules, "GslSyncStale");
     let fresh_enough = stale.replace("3 * 3600", "-1").replace("26 * 3600", "-1");
     assert_ne!(fresh_enough, stale);
-    let seen = query(&prom, &fresh_enough).await;
-    let jobs: std::collections::BTreeSet<String> = seen
-        .iter()
-        .map(|s| s["metric"]["job_name"].as_str().unwrap_or("").to_owned())
-        .collect();
-    assert_eq!(
-        jobs,
+    let job_names = |seen: &[Value]| -> std::collections::BTreeSet<String> {
+        seen.iter()
+            .map(|s| s["metric"]["job_name"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let every_job: std::collections::BTreeSet<String> =
         ["daily_flow", "inventory", "monthly", "pools"]
             .map(String::from)
-            .into(),
-        "{seen:?}"
-    );
+            .into();
+    // The last job may have finished after the latest scrape: wait for the next one.
+    until(
+        "every job's freshness in Prometheus",
+        Duration::from_secs(30),
+        || async { job_names(&query(&prom, &fresh_enough).await) == every_job },
+    )
+    .await;
+    let seen = query(&prom, &fresh_enough).await;
     assert!(seen
         .iter()
         .all(|s| s["metric"].get("exported_job").is_none() && s["metric"]["account"] == "main"));
