@@ -112,7 +112,9 @@ impl State {
     }
 
     /// The waiter that gets the next permit, and when: the earliest moment any waiter may go, and among
-    /// those that may go then, the most urgent (priority lowered by time waited; first come on a tie).
+    /// those that may go then a person's request first, then a card-list call (its 1/s lane is the scarce
+    /// part of the budget: a lane slot left unused is lost for the night, while the call it displaces only
+    /// waits 200 ms), then the most urgent (priority lowered by time waited; first come on a tie).
     fn next_grant(&self, now: Instant) -> Option<(u64, Instant)> {
         let at = self
             .waiting
@@ -122,7 +124,14 @@ impl State {
         self.waiting
             .iter()
             .filter(|(_, w)| self.eligible_at(w.lane, now) <= at)
-            .min_by_key(|(id, w)| (rank(w, at), **id))
+            .min_by_key(|(id, w)| {
+                (
+                    w.priority != Priority::User,
+                    w.lane != Lane::CardList,
+                    rank(w, at),
+                    **id,
+                )
+            })
             .map(|(id, _)| (*id, at))
     }
 }
@@ -303,6 +312,20 @@ mod tests {
         let mut all = got.clone();
         all.sort();
         assert_eq!(all, (0..15).map(|i| ms(210 * i)).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_list_call_takes_its_lane_slot_before_more_urgent_calls() {
+        let b = Budget::new(GSL);
+        let mut calls = vec![(Priority::DailyFlow, Lane::Any); 10];
+        calls.extend([(Priority::Inventory, Lane::CardList); 2]);
+        let got = grants(&b, &calls).await;
+        // The first daily-flow call had the budget to itself; after it the list lane never idles: its calls
+        // take the next slot and the first one after 1.05 s, ahead of the daily-flow calls waiting longer.
+        assert_eq!(&got[10..], &[ms(210), ms(1260)]);
+        let mut all = got.clone();
+        all.sort();
+        assert_eq!(all, (0..12).map(|i| ms(210 * i)).collect::<Vec<_>>());
     }
 
     #[tokio::test(start_paused = true)]
