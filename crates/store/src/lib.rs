@@ -196,3 +196,4 @@ pub use rows::{
 pub use runs::{RunOutcome, RunStatus};
 pub mod gauges;
 pub mod reports;
+pub mod status;
