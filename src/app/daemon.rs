@@ -9,7 +9,8 @@ use super::follow::Follower;
 use super::hooks::{DaemonHooks, Delivery};
 use super::AppError;
 use crate::config::Settings;
-use crate::http::{router, serve, HttpState};
+use crate::http::status::StatusOptions;
+use crate::http::{router_with, serve, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges};
 use crate::sync::daemon::{Daemon, ElectionTimings};
 use crate::sync::JobKind;
@@ -49,7 +50,7 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     };
     let http = tokio::spawn(serve(
         listener,
-        router(state),
+        router_with(state, StatusOptions::from_sync(&settings.sync)),
         shutdown.clone().cancelled_owned(),
     ));
     let follower = tokio::spawn(

@@ -13,7 +13,8 @@ use super::AppError;
 use crate::cli::{DemoArgs, SyncCommand};
 use crate::config::{AccountSettings, Settings};
 use crate::gsl::Auth;
-use crate::http::{router, serve, HttpState};
+use crate::http::status::StatusOptions;
+use crate::http::{router_with, serve, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges};
 use crate::simulator::{self, SimulatorOptions};
 use crate::store::Store;
@@ -97,9 +98,13 @@ pub async fn run(
         metrics,
     };
     eprintln!("gsl-sync demo: serving until Ctrl-C");
-    serve(listener, router(state), cancel.cancelled_owned())
-        .await
-        .map_err(AppError::io("http: serve"))?;
+    serve(
+        listener,
+        router_with(state, StatusOptions::from_sync(&settings.sync)),
+        cancel.cancelled_owned(),
+    )
+    .await
+    .map_err(AppError::io("http: serve"))?;
     drop(sim);
     Ok(())
 }

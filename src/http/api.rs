@@ -1,15 +1,15 @@
-//! The /api/v1 report routes: monthly usage (JSON or CSV) and one card's daily history.
+//! The /api/v1 report routes: monthly usage (JSON, CSV or HTML) and one card's daily history (JSON or CSV).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::domain::{GroupBy, YearMonth};
-use crate::report::{self, text, ReportError};
+use crate::domain::{GroupBy, OutputFormat, YearMonth};
+use crate::report::{self, html, text, ReportError};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -38,6 +38,7 @@ struct UsageParams {
 struct DailyParams {
     from: Option<String>,
     to: Option<String>,
+    format: Option<String>,
 }
 
 /// A report error as the API answers it.
@@ -102,24 +103,25 @@ async fn usage(
                 .map_err(|_| bad("top must be a positive integer"))
         })
         .transpose()?;
-    let csv = match p.format.as_deref().unwrap_or("json") {
-        "json" => false,
-        "csv" => true,
-        other => return Err(bad(format!("format must be json|csv, got {other:?}"))),
+    let format = match p.format.as_deref().unwrap_or("json") {
+        "json" => OutputFormat::Json,
+        "csv" => OutputFormat::Csv,
+        "html" => OutputFormat::Html,
+        other => return Err(bad(format!("format must be json|csv|html, got {other:?}"))),
     };
     let month: YearMonth = month
         .parse()
         .map_err(|e: crate::domain::BadYearMonth| bad(e.to_string()))?;
     let r = report::usage_report(&st.store, month, by, top).await?;
-    Ok(if csv {
-        (
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            text::usage_csv(&r),
-        )
-            .into_response()
-    } else {
-        Json(r).into_response()
+    Ok(match format {
+        OutputFormat::Csv => csv(text::usage_csv(&r)),
+        OutputFormat::Html => Html(html::usage_html(&r)).into_response(),
+        _ => Json(r).into_response(),
     })
+}
+
+fn csv(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
 }
 
 async fn sim_daily(
@@ -129,6 +131,15 @@ async fn sim_daily(
 ) -> Result<Response, ApiError> {
     let from = parse_day(p.from.as_deref(), "from")?;
     let to = parse_day(p.to.as_deref(), "to")?;
+    let csv_wanted = match p.format.as_deref().unwrap_or("json") {
+        "json" => false,
+        "csv" => true,
+        other => return Err(bad(format!("format must be json|csv, got {other:?}"))),
+    };
     let r = report::sim_report(&st.store, Some(&iccid), None, from, to, st.tz).await?;
-    Ok(Json(r).into_response())
+    Ok(if csv_wanted {
+        csv(text::sim_csv(&r))
+    } else {
+        Json(r).into_response()
+    })
 }

@@ -1,6 +1,7 @@
-//! The HTTP surface: /metrics, /healthz, /readyz and the /api/v1 report routes.
+//! The HTTP surface: /metrics, /healthz, /readyz, the /api/v1 report routes and the status pages.
 
 pub mod api;
+pub mod status;
 
 use std::future::Future;
 
@@ -27,12 +28,19 @@ pub struct HttpState {
 }
 
 pub fn router(state: HttpState) -> Router {
+    router_with(state, status::StatusOptions::default())
+}
+
+/// `router` with the status pages told the jobs' schedules, so they can say when each runs next.
+pub fn router_with(state: HttpState, pages: status::StatusOptions) -> Router {
+    let tz = state.metrics.timezone;
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(state.clone())
-        .merge(api::routes(state.store.clone(), state.metrics.timezone))
+        .merge(api::routes(state.store.clone(), tz))
+        .merge(status::routes(state.store.clone(), tz, pages))
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then drains in-flight requests.

@@ -11,6 +11,7 @@ mod replicas;
 mod report;
 mod resilience;
 mod simulator;
+mod status;
 mod sync;
 mod tidy;
 mod tls;

@@ -152,7 +152,7 @@ pub fn json2_opt<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error
 
 /// Round axis ticks from 0 covering `max`: a step of 1, 2, 2.5 or 5 × 10^k, about four intervals.
 pub fn ticks(max: f64) -> Vec<f64> {
-    if !(max > 0.0) || !max.is_finite() {
+    if max.is_nan() || max <= 0.0 || !max.is_finite() {
         return vec![0.0, 1.0];
     }
     let raw = max / 4.0;

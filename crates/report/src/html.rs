@@ -165,18 +165,22 @@ pub fn usage_html(r: &UsageReport) -> String {
             )
         })
         .collect();
+    let top_chart = if top.iter().all(|t| t.1 == 0.0) {
+        format!("<p class=\"empty\">No data yet for {}.</p>", esc(&r.month))
+    } else {
+        hbars(&top, 560.0, "#3ebd93", Measure::Volume, "top consumers")
+    };
+    let status_chart = hbars(
+        &statuses,
+        560.0,
+        "#9446ed",
+        Measure::Count,
+        "cards by status",
+    );
     let _ = write!(
         b,
-        "<div class=\"row\"><div class=\"panel\"><h2>Top consumers</h2>{}</div>\
-         <div class=\"panel\"><h2>Cards by status</h2>{}</div></div>",
-        hbars(&top, 560.0, "#3ebd93", Measure::Volume, "top consumers"),
-        hbars(
-            &statuses,
-            560.0,
-            "#9446ed",
-            Measure::Count,
-            "cards by status"
-        )
+        "<div class=\"row\"><div class=\"panel\"><h2>Top consumers</h2>{top_chart}</div>\
+         <div class=\"panel\"><h2>Cards by status</h2>{status_chart}</div></div>"
     );
     b += &groups_table(r);
     if !r.no_usage_sample.is_empty() {

@@ -110,6 +110,7 @@ pub fn hbars(
         };
         let figure = match unit {
             Some(u) => u.show(*v),
+            None if *v == 1.0 => "1 card".to_owned(),
             None => format!("{} {suffix}", thousands(*v, 0)),
         };
         let _ = write!(
