@@ -14,6 +14,7 @@ mod daemon;
 mod demo;
 mod follow;
 mod hooks;
+mod progress;
 mod sync_cmd;
 pub mod temp_pg;
 

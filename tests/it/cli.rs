@@ -225,4 +225,63 @@ async fn the_demo_syncs_a_simulated_fleet_and_says_where_to_look(pool: PgPool) {
     );
     assert!(stderr.contains("full sync done"), "{stderr}");
     assert!(stderr.contains("calls left"), "a progress line: {stderr}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "no redrawing without a terminal: {stderr:?}"
+    );
+    assert!(stdout.contains("status page   http://"), "{stdout}");
+    let url = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("database"))
+        .map(|u| u.trim().to_owned())
+        .expect("the database the demo used");
+    // The first run shows the product's point: every kind of alert, from the showcase cards.
+    let demo = PgPool::connect(&url).await.unwrap();
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT kind FROM alerts WHERE resolved_at IS NULL ORDER BY 1")
+            .fetch_all(&demo)
+            .await
+            .unwrap();
+    for kind in [
+        "GslPoolQuotaWarning",
+        "GslSimExhaustionProjected",
+        "GslSimQuotaCritical",
+        "GslSimQuotaWarning",
+        "GslSimSuspended",
+        "GslSimUsageAnomaly",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} missing: {kinds:?}");
+        assert!(stdout.contains(kind), "{kind} not printed: {stdout}");
+    }
+    demo.close().await;
+    // The next steps work as printed, pasted into a shell (cargo's DATABASE_URL notwithstanding).
+    let steps: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("$ "))
+        .collect();
+    assert_eq!(steps.len(), 3, "{stdout}");
+    let dir = tempfile::tempdir().unwrap();
+    for step in steps {
+        let run = tokio::process::Command::new("sh")
+            .args(["-c", step])
+            .current_dir(dir.path())
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/elsewhere")
+            .output()
+            .await
+            .unwrap();
+        let out = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{step}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        if !step.contains('>') {
+            assert!(out.lines().count() > 3, "{step}: {out}");
+        }
+    }
+    let html = std::fs::read_to_string(dir.path().join("usage.html")).unwrap();
+    assert!(
+        html.contains("<svg") && !html.contains("No data yet"),
+        "a month with data"
+    );
 }
