@@ -9,6 +9,7 @@ use super::follow::Follower;
 use super::hooks::{DaemonHooks, Delivery};
 use super::AppError;
 use crate::config::Settings;
+use crate::http::status::StatusOptions;
 use crate::http::{router_with, serve_with, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges};
 use crate::sync::daemon::{Daemon, ElectionTimings};
@@ -47,7 +48,8 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         telemetry: telemetry.clone(),
         metrics: metrics.clone(),
     };
-    let http_options = settings.http.options.clone();
+    let mut http_options = settings.http.options.clone();
+    http_options.pages = StatusOptions::from_sync(&settings.sync);
     let http = tokio::spawn(serve_with(
         listener,
         router_with(state, &http_options),

@@ -1,23 +1,23 @@
 //! `gsl-sync demo`: the simulator, a full sync with a progress line, alerts, /metrics and the API in one
 //! process, on a fresh `gsl_sync_demo` database, then it says where to look.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
+use super::progress::ProgressDisplay;
 use super::temp_pg::{self, TempCluster};
 use super::AppError;
 use crate::cli::{DemoArgs, SyncCommand};
 use crate::config::{AccountSettings, Settings};
 use crate::gsl::Auth;
+use crate::http::status::StatusOptions;
 use crate::http::{router_with, serve_with, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges};
 use crate::simulator::{self, SimulatorOptions};
 use crate::store::Store;
-use crate::sync::progress::{ProgressEvent, ProgressSink};
 use crate::sync::JobRequest;
 use crate::telemetry::Telemetry;
 
@@ -28,12 +28,13 @@ pub async fn run(
     args: &DemoArgs,
     database_configured: bool,
 ) -> Result<(), AppError> {
-    let (store, _cluster) = demo_database(&settings, database_configured).await?;
+    let (store, url, cluster) = demo_database(&settings, database_configured).await?;
     store.migrate().await?;
     let sim = simulator::start(
         "127.0.0.1:0".parse().expect("valid address"),
         SimulatorOptions {
             cards: args.cards,
+            showcase: true,
             ..SimulatorOptions::default()
         },
     )
@@ -47,7 +48,7 @@ pub async fn run(
     settings.accounts = vec![demo_account(&sim.base_url())?];
 
     let telemetry = Telemetry::new();
-    let progress = Arc::new(ProgressLine::default());
+    let progress = Arc::new(ProgressDisplay::default());
     let engine =
         super::engine(store.clone(), &settings, &telemetry)?.with_progress(progress.clone());
     let cancel = CancellationToken::new();
@@ -86,7 +87,7 @@ pub async fn run(
     let address = listener
         .local_addr()
         .map_err(AppError::io("http: local address"))?;
-    print_where_to_look(&store, &settings, address).await;
+    print_where_to_look(&store, &settings, address, &url, cluster.is_some()).await;
     if args.once {
         return Ok(());
     }
@@ -97,7 +98,8 @@ pub async fn run(
         metrics,
     };
     eprintln!("gsl-sync demo: serving until Ctrl-C");
-    let options = settings.http.options.clone();
+    let mut options = settings.http.options.clone();
+    options.pages = StatusOptions::from_sync(&settings.sync);
     serve_with(
         listener,
         router_with(state, &options),
@@ -114,12 +116,12 @@ pub async fn run(
 async fn demo_database(
     settings: &Settings,
     configured: bool,
-) -> Result<(Store, Option<TempCluster>), AppError> {
+) -> Result<(Store, String, Option<TempCluster>), AppError> {
     let url = with_database(settings.database.url.expose_secret(), DEMO_DATABASE);
     match fresh(&url).await {
         Ok(store) => {
             eprintln!("gsl-sync demo: using a fresh database {DEMO_DATABASE} on the configured server");
-            Ok((store, None))
+            Ok((store, url, None))
         }
         Err(e) if configured => Err(AppError::Demo(format!(
             "the configured database does not answer ({e}); start it or unset DATABASE_URL / database.url to let the demo start its own"
@@ -136,7 +138,11 @@ async fn demo_database(
                 cluster.data_dir().display()
             );
             let store = fresh(&cluster.url).await?;
-            Ok((store, Some(cluster)))
+            eprintln!(
+                "gsl-sync demo: the throwaway cluster is at {} while the demo runs",
+                cluster.url
+            );
+            Ok((store, cluster.url.clone(), Some(cluster)))
         }
     }
 }
@@ -184,67 +190,77 @@ fn demo_account(base_url: &str) -> Result<AccountSettings, AppError> {
     })
 }
 
-async fn print_where_to_look(store: &Store, settings: &Settings, address: std::net::SocketAddr) {
-    let month = chrono::Utc::now()
+/// How to run this binary again as the user can paste it: its real path, or `cargo run --release --`
+/// when it is cargo's build (whose `.cargo/config.toml` would inject another DATABASE_URL, so the URL is
+/// passed the one way that wins over it).
+fn command_prefix(url: &str) -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "cargo run --release --".into());
+    let quoted = if exe.contains([' ', '\'', '"']) {
+        format!("'{}'", exe.replace('\'', "'\\''"))
+    } else {
+        exe
+    };
+    format!(
+        "GSL_SYNC__DATABASE__URL='{}' {quoted}",
+        url.replace('\'', "%27")
+    )
+}
+
+/// Where to look, and commands that work as printed: the month is the one the data is in (on the 1st,
+/// last month).
+async fn print_where_to_look(
+    store: &Store,
+    settings: &Settings,
+    address: std::net::SocketAddr,
+    url: &str,
+    throwaway: bool,
+) {
+    let yesterday = chrono::Utc::now()
         .with_timezone(&settings.sync.timezone)
-        .format("%Y-%m");
-    let open_alerts: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM alerts WHERE resolved_at IS NULL")
-            .fetch_one(store.pool())
-            .await
-            .unwrap_or(0);
+        .date_naive()
+        - chrono::Days::new(1);
+    let month = yesterday.format("%Y-%m");
+    let kinds = store.firing_counts().await.unwrap_or_default();
+    let run = command_prefix(url);
     println!();
+    println!("  status page   http://{address}/");
     println!("  /metrics      http://{address}/metrics");
-    println!("  usage API     http://{address}/api/v1/usage?month={month}&group_by=plan");
+    println!(
+        "  usage report  http://{address}/api/v1/usage?month={month}&group_by=plan&format=html"
+    );
     println!("  health        http://{address}/healthz  http://{address}/readyz");
-    println!("  open alerts   {open_alerts} (table `alerts`)");
-    println!("  reports       gsl-sync report usage --month {month} --group-by plan");
-    println!("                gsl-sync report usage --month {month} --format html > usage.html");
-    println!("  (reports read DATABASE_URL's server, database {DEMO_DATABASE})");
+    println!(
+        "  database      {url}{}",
+        if throwaway {
+            " (throwaway, removed when the demo stops)"
+        } else {
+            ""
+        }
+    );
+    println!("  alerts firing now:");
+    for k in &kinds {
+        println!("    {:<27} {:>8} {}", k.kind, k.firing, k.severity);
+    }
+    println!("  next steps (paste them while the demo runs):");
+    println!("  $ {run} report usage --month {month} --group-by plan");
+    println!("  $ {run} report usage --month {month} --format html > usage.html");
+    println!(
+        "  $ {run} report sim --iccid {} --format table",
+        showcase_iccid(store).await
+    );
     println!();
 }
 
-/// One updating line on stderr: what is being fetched, how far, calls left and an ETA.
-#[derive(Default)]
-struct ProgressLine {
-    state: Mutex<Option<(Instant, String)>>,
-}
-
-impl ProgressLine {
-    fn finish(&self) {
-        eprintln!();
-    }
-}
-
-impl ProgressSink for ProgressLine {
-    fn update(&self, e: &ProgressEvent) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let key = format!("{}:{}", e.account, e.job);
-        let since = match &*state {
-            Some((t, k)) if *k == key => *t,
-            _ => {
-                if state.is_some() {
-                    eprintln!();
-                }
-                let now = Instant::now();
-                *state = Some((now, key));
-                now
-            }
-        };
-        let mut line = format!("\r  {:<11} {:>9} {}", e.job, e.done, e.what);
-        if let Some(total) = e.total {
-            line.push_str(&format!(" of {total}"));
-        }
-        if let Some(calls_total) = e.calls_total {
-            let left = calls_total.saturating_sub(e.calls_done);
-            let per_call = since.elapsed().as_secs_f64() / e.calls_done.max(1) as f64;
-            line.push_str(&format!(
-                " · {left} calls left · ETA {:.0} s   ",
-                per_call * left as f64
-            ));
-        }
-        let mut err = std::io::stderr().lock();
-        let _ = err.write_all(line.as_bytes());
-        let _ = err.flush();
-    }
+/// A card worth opening: the one nearest exhaustion.
+async fn showcase_iccid(store: &Store) -> String {
+    store
+        .nearest_exhaustion(1)
+        .await
+        .ok()
+        .and_then(|c| c.into_iter().next())
+        .and_then(|c| c.iccid)
+        .unwrap_or_else(|| "ICCID".into())
 }

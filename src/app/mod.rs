@@ -14,6 +14,7 @@ mod daemon;
 mod demo;
 mod follow;
 mod hooks;
+mod progress;
 mod sync_cmd;
 pub mod temp_pg;
 
@@ -97,6 +98,8 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
         }
         Command::Simulate(args) => Ok(crate::simulator::run_cli(&args).await?),
         Command::Sync(cmd) => {
+            // Accounts and arguments first: a command that cannot run must not create a database.
+            sync_cmd::check(&settings, &cmd)?;
             let store = connect(&settings).await?;
             store.migrate().await?;
             sync_cmd::run(&settings, &cmd).await

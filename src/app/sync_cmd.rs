@@ -10,13 +10,19 @@ use crate::store::{LeaderLock, Store};
 use crate::sync::{Engine, JobKind, JobReport, JobRequest};
 use crate::telemetry::Telemetry;
 
-pub async fn run(settings: &Settings, cmd: &SyncCommand) -> Result<(), AppError> {
+/// What can be checked without a connection: there are accounts to sync, and the arguments are valid.
+pub fn check(settings: &Settings, cmd: &SyncCommand) -> Result<JobRequest, AppError> {
     if settings.accounts.is_empty() {
         return Err(AppError::Usage(
-            "configuration: no [accounts.NAME] table: nothing to sync".into(),
+            "configuration: no [accounts.NAME] table: nothing to sync (see `gsl-sync config example`)"
+                .into(),
         ));
     }
-    let request = request_of(cmd)?;
+    request_of(cmd)
+}
+
+pub async fn run(settings: &Settings, cmd: &SyncCommand) -> Result<(), AppError> {
+    let request = check(settings, cmd)?;
     let store = super::connect(settings).await?;
     let telemetry = Telemetry::new();
     let engine = super::engine(store.clone(), settings, &telemetry)?;

@@ -183,6 +183,8 @@ fn http(h: &RawHttp) -> Result<HttpSettings, ConfigError> {
             )?,
             request_timeout: positive("http.request_timeout", &h.request_timeout)?,
             header_read_timeout: positive("http.header_read_timeout", &h.header_read_timeout)?,
+            // The daemon fills in the jobs' schedules (from [sync]) where it builds the server.
+            pages: Default::default(),
         },
     })
 }

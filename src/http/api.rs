@@ -1,11 +1,11 @@
-//! The /api/v1 report routes: monthly usage (JSON or CSV) and one card's daily history.
+//! The /api/v1 report routes: monthly usage (JSON, CSV or HTML) and one card's daily history (JSON or CSV).
 
 use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
@@ -13,8 +13,8 @@ use tokio::sync::Semaphore;
 
 use super::guard::internal_error;
 use super::params::{checked_value, echo, parse_query, ParamError, Params};
-use crate::domain::{GroupBy, YearMonth};
-use crate::report::{self, text, ReportError};
+use crate::domain::{GroupBy, OutputFormat, YearMonth};
+use crate::report::{self, html, text, ReportError};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -42,7 +42,7 @@ pub fn routes(store: Store, tz: chrono_tz::Tz, max_concurrent_reports: usize) ->
 }
 
 const USAGE_PARAMS: &[&str] = &["month", "group_by", "format", "top"];
-const DAILY_PARAMS: &[&str] = &["from", "to"];
+const DAILY_PARAMS: &[&str] = &["from", "to", "format"];
 
 /// How the API answers a request it cannot serve.
 enum ApiError {
@@ -121,7 +121,7 @@ pub struct UsageRequest {
     pub month: YearMonth,
     pub by: GroupBy,
     pub top: Option<usize>,
-    pub csv: bool,
+    pub format: OutputFormat,
 }
 
 /// `month`, `group_by`, `format`, `top` from a raw query string; no other parameter.
@@ -148,16 +148,22 @@ fn parse_usage(raw: Option<&str>) -> Result<UsageRequest, ApiError> {
                 .map_err(|_| bad(format!("top must be a positive integer, got {}", echo(t))))
         })
         .transpose()?;
-    let csv = match p.get("format").unwrap_or("json") {
-        "json" => false,
-        "csv" => true,
-        other => return Err(bad(format!("format must be json|csv, got {}", echo(other)))),
+    let format = match p.get("format").unwrap_or("json") {
+        "json" => OutputFormat::Json,
+        "csv" => OutputFormat::Csv,
+        "html" => OutputFormat::Html,
+        other => {
+            return Err(bad(format!(
+                "format must be json|csv|html, got {}",
+                echo(other)
+            )))
+        }
     };
     Ok(UsageRequest {
         month,
         by,
         top,
-        csv,
+        format,
     })
 }
 
@@ -165,15 +171,15 @@ async fn usage(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Result<Re
     let req = parse_usage(raw.as_deref())?;
     let _permit = st.reports.try_acquire().map_err(|_| ApiError::Busy)?;
     let r = report::usage_report(&st.store, req.month, req.by, req.top).await?;
-    Ok(if req.csv {
-        (
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            text::usage_csv(&r),
-        )
-            .into_response()
-    } else {
-        Json(r).into_response()
+    Ok(match req.format {
+        OutputFormat::Csv => csv(text::usage_csv(&r)),
+        OutputFormat::Html => Html(html::usage_html(&r)).into_response(),
+        _ => Json(r).into_response(),
     })
+}
+
+fn csv(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
 }
 
 /// The card of `/api/v1/sims/{iccid}/daily`: UTF-8, no control character (Postgres refuses NUL), short.
@@ -182,20 +188,34 @@ fn card_in_path(path: Result<Path<String>, PathRejection>) -> Result<String, Api
     Ok(checked_value("the card in the path", &iccid)?)
 }
 
-/// `from` and `to` from a raw query string; no other parameter.
-pub fn daily_range(raw: Option<&str>) -> Result<(Option<NaiveDate>, Option<NaiveDate>), String> {
+/// A validated card-history request.
+#[derive(Debug, PartialEq)]
+pub struct DailyRequest {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub csv: bool,
+}
+
+/// `from`, `to` and `format` from a raw query string; no other parameter.
+pub fn daily_range(raw: Option<&str>) -> Result<DailyRequest, String> {
     parse_daily(raw).map_err(|e| match e {
         ApiError::Report(r) => r.to_string(),
         ApiError::Busy => "busy".into(),
     })
 }
 
-fn parse_daily(raw: Option<&str>) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
+fn parse_daily(raw: Option<&str>) -> Result<DailyRequest, ApiError> {
     let p = parse_query(raw, DAILY_PARAMS)?;
-    Ok((
-        parse_day(p.get("from"), "from")?,
-        parse_day(p.get("to"), "to")?,
-    ))
+    let csv = match p.get("format").unwrap_or("json") {
+        "json" => false,
+        "csv" => true,
+        other => return Err(bad(format!("format must be json|csv, got {}", echo(other)))),
+    };
+    Ok(DailyRequest {
+        from: parse_day(p.get("from"), "from")?,
+        to: parse_day(p.get("to"), "to")?,
+        csv,
+    })
 }
 
 async fn sim_daily(
@@ -204,7 +224,11 @@ async fn sim_daily(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let iccid = card_in_path(path)?;
-    let (from, to) = parse_daily(raw.as_deref())?;
-    let r = report::sim_report(&st.store, Some(&iccid), None, from, to, st.tz).await?;
-    Ok(Json(r).into_response())
+    let req = parse_daily(raw.as_deref())?;
+    let r = report::sim_report(&st.store, Some(&iccid), None, req.from, req.to, st.tz).await?;
+    Ok(if req.csv {
+        csv(text::sim_csv(&r))
+    } else {
+        Json(r).into_response()
+    })
 }

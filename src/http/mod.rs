@@ -1,9 +1,10 @@
-//! The HTTP surface: /metrics, /healthz, /readyz and the /api/v1 report routes, behind optional bearer
-//! tokens, a request timeout and (in `serve_with`) a header-read timeout.
+//! The HTTP surface: /metrics, /healthz, /readyz, the /api/v1 report routes and the status pages, behind
+//! optional bearer tokens, a request timeout and (in `serve_with`) a header-read timeout.
 
 pub mod api;
 pub mod guard;
 pub mod params;
+pub mod status;
 
 use std::future::Future;
 use std::time::Duration;
@@ -48,6 +49,8 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
     /// A connection that has not sent its request headers by then is closed.
     pub header_read_timeout: Duration,
+    /// What the status pages know beyond the store (the jobs' schedules).
+    pub pages: status::StatusOptions,
 }
 
 impl Default for HttpOptions {
@@ -58,6 +61,7 @@ impl Default for HttpOptions {
             max_concurrent_reports: 4,
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
+            pages: status::StatusOptions::default(),
         }
     }
 }
@@ -96,6 +100,11 @@ pub fn router_with(state: HttpState, opts: &HttpOptions) -> Router {
         state.metrics.timezone,
         opts.max_concurrent_reports,
     )
+    .merge(status::routes(
+        state.store.clone(),
+        state.metrics.timezone,
+        opts.pages.clone(),
+    ))
     .layer(from_fn_with_state(
         Bearer::new(opts.api_token.as_ref()),
         require_bearer,

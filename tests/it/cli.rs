@@ -222,4 +222,147 @@ async fn the_demo_syncs_a_simulated_fleet_and_says_where_to_look(pool: PgPool) {
     );
     assert!(stderr.contains("full sync done"), "{stderr}");
     assert!(stderr.contains("calls left"), "a progress line: {stderr}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "no redrawing without a terminal: {stderr:?}"
+    );
+    assert!(stdout.contains("status page   http://"), "{stdout}");
+    let url = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("database"))
+        .map(|u| u.trim().to_owned())
+        .expect("the database the demo used");
+    // The first run shows the product's point: every kind of alert, from the showcase cards.
+    let demo = PgPool::connect(&url).await.unwrap();
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT kind FROM alerts WHERE resolved_at IS NULL ORDER BY 1")
+            .fetch_all(&demo)
+            .await
+            .unwrap();
+    for kind in [
+        "GslPoolQuotaWarning",
+        "GslSimExhaustionProjected",
+        "GslSimQuotaCritical",
+        "GslSimQuotaWarning",
+        "GslSimSuspended",
+        "GslSimUsageAnomaly",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} missing: {kinds:?}");
+        assert!(stdout.contains(kind), "{kind} not printed: {stdout}");
+    }
+    demo.close().await;
+    // The next steps work as printed, pasted into a shell (cargo's DATABASE_URL notwithstanding).
+    let steps: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("$ "))
+        .collect();
+    assert_eq!(steps.len(), 3, "{stdout}");
+    let dir = tempfile::tempdir().unwrap();
+    for step in steps {
+        let run = tokio::process::Command::new("sh")
+            .args(["-c", step])
+            .current_dir(dir.path())
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/elsewhere")
+            .output()
+            .await
+            .unwrap();
+        let out = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{step}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        if !step.contains('>') {
+            assert!(out.lines().count() > 3, "{step}: {out}");
+        }
+    }
+    let html = std::fs::read_to_string(dir.path().join("usage.html")).unwrap();
+    assert!(
+        html.contains("<svg") && !html.contains("No data yet"),
+        "a month with data"
+    );
+}
+
+/// Runs the binary with `database_url` and no accounts; returns (exit code, stderr).
+fn run_against(database_url: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("GSL_SYNC__DATABASE__URL", database_url)
+        .env_remove("GSL_SYNC__ACCOUNTS__MAIN__ENDPOINT")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).trim_end().to_owned(),
+    )
+}
+
+#[test]
+fn arguments_are_checked_before_any_connection() {
+    // Nothing listens there: a command that connected first would fail with exit 1 instead.
+    let dead = format!("postgres://postgres@127.0.0.1:{}/gsl_x", free_port());
+    let (code, err) = run_against(&dead, &["report", "usage", "--month", "2026-13"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err.lines().next(),
+        Some(
+            "error: invalid value '2026-13' for '--month <YYYY-MM>': must be a month like 2026-11"
+        )
+    );
+}
+
+#[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
+async fn a_sync_without_accounts_refuses_before_touching_the_database(pool: PgPool) {
+    let name = format!("gsl_never_{}", uuid::Uuid::new_v4().simple());
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let (code, err) = run_against(&url, &["sync", "all"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err,
+        "gsl-sync: configuration: no [accounts.NAME] table: nothing to sync (see `gsl-sync config example`)"
+    );
+    let created: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!created, "no database was created");
+}
+
+#[test]
+fn an_unreachable_database_is_one_line_naming_host_port_database_and_reason() {
+    let port = free_port();
+    let (code, err) = run_against(
+        &format!("postgres://postgres@127.0.0.1:{port}/gsl_x"),
+        &["migrate"],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        format!("gsl-sync: cannot connect to database gsl_x at 127.0.0.1:{port}: Connection refused (os error 111)")
+    );
+    let (code, err) = run_against("postgres://nobody@127.0.0.1:5432/gsl_x", &["migrate"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "gsl-sync: cannot connect to database gsl_x at 127.0.0.1:5432: the server refused the login: \
+         role \"nobody\" does not exist (check the user and password in database.url)"
+    );
+    // A server that accepts the connection and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let (code, err) = run_against(
+        &format!("postgres://postgres@127.0.0.1:{port}/gsl_x"),
+        &["migrate"],
+    );
+    drop(silent);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        format!(
+            "gsl-sync: cannot connect to database gsl_x at 127.0.0.1:{port}: no answer within 5 s"
+        )
+    );
 }

@@ -14,6 +14,7 @@ mod replicas;
 mod report;
 mod resilience;
 mod simulator;
+mod status;
 mod sync;
 mod tidy;
 mod tls;

@@ -325,3 +325,36 @@ async fn http_api_answers_200_400_404(pool: PgPool) {
         }
     }
 }
+
+#[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
+async fn json_has_no_float_noise_and_no_negative_zero(pool: PgPool) {
+    seed(&pool).await;
+    sqlx::query(
+        "INSERT INTO sim_daily_flow (account, sim_card_id, iccid, day, flow_mb) VALUES \
+         ('main', 4, '8986004', '2026-11-20', 0.1), ('main', 4, '8986004', '2026-11-21', 0.2)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let store = Store::from_pool(pool);
+    gsl_sync::store::reports::rebuild_flow_rollup(
+        &store,
+        "2026-11-01".parse().unwrap(),
+        "2026-12-01".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let json = render(&store, usage_cmd(GroupBy::Sim, OutputFormat::Json)).await;
+    assert!(json.contains("\"daily_sum_mb\": 0.3,"), "{json}");
+    assert!(!json.contains("0.30000000000000004"), "{json}");
+    let future = ReportCommand::Usage {
+        month: "2027-05".parse().unwrap(),
+        group_by: GroupBy::Plan,
+        format: OutputFormat::Json,
+        top: None,
+    };
+    let json = render(&store, future).await;
+    assert!(!json.contains(": -0"), "{json}");
+    let table = render(&store, usage_cmd(GroupBy::Plan, OutputFormat::Table)).await;
+    assert!(table.contains("303.30 MB by daily sums"), "{table}");
+}

@@ -1,6 +1,10 @@
 //! Usage reports: monthly usage by group and one card's history, rendered as table, CSV, JSON or HTML.
 
-mod html;
+pub mod format;
+pub mod html;
+pub mod pages;
+pub mod status;
+mod svg;
 pub mod text;
 
 use std::io::Write;
@@ -8,6 +12,7 @@ use std::io::Write;
 use chrono::{Months, NaiveDate};
 use serde::Serialize;
 
+use format::{json2, json2_opt};
 use gsl_domain::{GroupBy, OutputFormat, YearMonth};
 use gsl_store::reports::{self, CardState};
 use gsl_store::{Store, StoreError};
@@ -34,15 +39,20 @@ pub enum ReportError {
 pub struct GroupLine {
     pub group: String,
     pub cards: i64,
+    #[serde(serialize_with = "json2")]
     pub daily_sum_mb: f64,
     pub daily_sum_bytes: u64,
     /// From sim_monthly_usage for the billing cycle; its cycle may differ from the calendar month.
+    #[serde(serialize_with = "json2_opt")]
     pub month_usages_mb: Option<f64>,
     pub month_usages_bytes: Option<u64>,
     /// True when daily sum and month-usages differ by more than 1 %.
     pub differs: bool,
+    #[serde(serialize_with = "json2")]
     pub prev_daily_sum_mb: f64,
+    #[serde(serialize_with = "json2_opt")]
     pub mom_change_pct: Option<f64>,
+    #[serde(serialize_with = "json2")]
     pub share_pct: f64,
 }
 
@@ -56,6 +66,7 @@ pub struct StatusCount {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DayTotal {
     pub day: NaiveDate,
+    #[serde(serialize_with = "json2")]
     pub mb: f64,
 }
 
@@ -65,9 +76,12 @@ pub struct UsageReport {
     pub month: String,
     pub group_by: String,
     pub note: Option<String>,
+    #[serde(serialize_with = "json2")]
     pub total_daily_sum_mb: f64,
     pub total_daily_sum_bytes: u64,
+    #[serde(serialize_with = "json2")]
     pub total_month_usages_mb: f64,
+    #[serde(serialize_with = "json2")]
     pub total_prev_daily_sum_mb: f64,
     pub groups_total: usize,
     pub groups: Vec<GroupLine>,
@@ -83,6 +97,7 @@ pub struct SimReport {
     pub card: CardState,
     pub from: NaiveDate,
     pub to: NaiveDate,
+    #[serde(serialize_with = "json2")]
     pub total_mb: f64,
     pub days: Vec<DayTotal>,
 }

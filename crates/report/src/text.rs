@@ -3,6 +3,7 @@
 use unicode_width::UnicodeWidthStr;
 
 use super::{SimReport, UsageReport};
+use crate::format::{operator_status_name, sim_status_name, thousands, volume, with_name, Unit};
 
 /// Excel only detects UTF-8 (and so shows Chinese plan names) when the file starts with a BOM.
 pub const BOM: &str = "\u{feff}";
@@ -62,8 +63,9 @@ pub fn table(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
     out
 }
 
+/// CSV keeps raw MB at the API's two decimals (never "-0.00"), so spreadsheets can sum the column.
 fn mb(v: f64) -> String {
-    format!("{v:.2}")
+    format!("{:.2}", crate::format::round_to(v, 2))
 }
 
 fn opt_pct(v: Option<f64>) -> String {
@@ -81,17 +83,38 @@ const USAGE_HEADER: [&str; 8] = [
     "share",
 ];
 
-fn usage_rows(r: &UsageReport) -> Vec<Vec<String>> {
+/// How the figures of a row print: raw MB for CSV, a fitted unit with separators for people.
+#[derive(Clone, Copy)]
+enum Style {
+    Raw,
+    Human(Unit),
+}
+
+impl Style {
+    fn mb(self, v: f64) -> String {
+        match self {
+            Style::Raw => mb(v),
+            Style::Human(u) => thousands(u.of(v), 2),
+        }
+    }
+}
+
+fn usage_rows(r: &UsageReport, style: Style) -> Vec<Vec<String>> {
     r.groups
         .iter()
         .map(|g| {
             vec![
                 g.group.clone(),
-                g.cards.to_string(),
-                mb(g.daily_sum_mb),
-                g.month_usages_mb.map(mb).unwrap_or_else(|| "-".into()),
+                match style {
+                    Style::Raw => g.cards.to_string(),
+                    Style::Human(_) => thousands(g.cards as f64, 0),
+                },
+                style.mb(g.daily_sum_mb),
+                g.month_usages_mb
+                    .map(|v| style.mb(v))
+                    .unwrap_or_else(|| "-".into()),
                 if g.differs { "yes" } else { "" }.into(),
-                mb(g.prev_daily_sum_mb),
+                style.mb(g.prev_daily_sum_mb),
                 opt_pct(g.mom_change_pct),
                 format!("{:.1}%", g.share_pct),
             ]
@@ -101,11 +124,11 @@ fn usage_rows(r: &UsageReport) -> Vec<Vec<String>> {
 
 pub fn usage_table(r: &UsageReport) -> String {
     let mut out = format!(
-        "Usage {} by {}: {} MB by daily sums ({} MB month-usages; billing cycles may differ, e.g. China Unicom 27th–26th)\n",
+        "Usage {} by {}: {} by daily sums ({} month-usages; billing cycles may differ, e.g. China Unicom 27th–26th)\n",
         r.month,
         r.group_by,
-        mb(r.total_daily_sum_mb),
-        mb(r.total_month_usages_mb)
+        volume(r.total_daily_sum_mb),
+        volume(r.total_month_usages_mb)
     );
     if let Some(n) = &r.note {
         out += &format!("Note: {n}\n");
@@ -115,9 +138,12 @@ pub fn usage_table(r: &UsageReport) -> String {
         r.groups.len(),
         r.groups_total
     );
+    let unit = Unit::fit(r.groups.iter().map(|g| g.daily_sum_mb).fold(0.0, f64::max));
+    let header = USAGE_HEADER.map(|h| h.replace("_mb", &format!(" {}", unit.label())));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
     out += &table(
-        &USAGE_HEADER,
-        &usage_rows(r),
+        &header,
+        &usage_rows(r, Style::Human(unit)),
         &[false, true, true, true, false, true, true, true],
     );
     out += &format!(
@@ -137,7 +163,7 @@ pub fn usage_table(r: &UsageReport) -> String {
 pub fn usage_csv(r: &UsageReport) -> String {
     let mut out = BOM.to_string();
     out += &csv_line(&USAGE_HEADER.map(String::from));
-    for row in usage_rows(r) {
+    for row in usage_rows(r, Style::Raw) {
         out += &csv_line(&row);
     }
     out
@@ -154,20 +180,20 @@ pub fn sim_table(r: &SimReport) -> String {
     let c = &r.card;
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     let mut out = format!(
-        "Card {} (id {}, account {})\nplan {}  status {}  operator_status {}  used {} MB  left {} MB  pool {}\n\
-         {} to {}: {} MB\n\n",
+        "Card {} (id {}, account {})\nplan {}  status {}  operator_status {}  used {}  left {}  pool {}\n\
+         {} to {}: {}\n\n",
         opt(c.iccid.clone()),
         c.sim_card_id,
         c.account,
         opt(c.price_plan_name.clone()),
-        opt(c.sim_status.map(|v| v.to_string())),
-        opt(c.operator_status.map(|v| v.to_string())),
-        opt(c.flow_used_mb.map(mb)),
-        opt(c.flow_left_mb.map(mb)),
+        with_name(c.sim_status, sim_status_name(c.sim_status)),
+        with_name(c.operator_status, operator_status_name(c.operator_status)),
+        opt(c.flow_used_mb.map(volume)),
+        opt(c.flow_left_mb.map(volume)),
         opt(c.sim_pool_id.map(|v| v.to_string())),
         r.from,
         r.to,
-        mb(r.total_mb)
+        volume(r.total_mb)
     );
     out += &table(&["day", "flow_mb"], &sim_rows(r), &[false, true]);
     out

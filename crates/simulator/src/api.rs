@@ -138,7 +138,8 @@ pub fn list_cards(sim: &Sim, q: &Query) -> Reply {
     });
     let view = sim.view();
     let card = |slot: u64| {
-        Profile::new(view.seed, slot).card(view.today, view.overrides.get(&slot).copied())
+        view.profile_at(slot)
+            .card(view.today, view.overrides.get(&slot).copied())
     };
     let start = (page - 1) * limit;
     let (count, sim_cards) = if filter.is_empty() {
@@ -187,7 +188,9 @@ fn scan(
     let mut count = 0u64;
     let mut page = Vec::new();
     for slot in all {
-        let c = Profile::new(view.seed, slot).card(view.today, view.overrides.get(&slot).copied());
+        let c = view
+            .profile_at(slot)
+            .card(view.today, view.overrides.get(&slot).copied());
         if f.accepts(&c) {
             if count >= start && (page.len() as u64) < limit {
                 page.push(c);
@@ -341,7 +344,7 @@ pub fn daily_flow(sim: &Sim, body: &[u8]) -> Reply {
         .iter()
         .filter_map(|(id, _)| super::card::slot_of_id(*id))
         .filter(|s| view.state.is_live(*s))
-        .map(|s| Profile::new(view.seed, s))
+        .map(|s| view.profile_at(s))
         .collect();
     let out: Vec<DayFlow> = days
         .iter()
@@ -406,7 +409,7 @@ pub fn month_usages(sim: &Sim, body: &[u8]) -> Reply {
         .filter_map(|(id, _)| super::card::slot_of_id(*id))
         .filter(|s| view.state.is_live(*s))
         .map(|slot| {
-            let p = Profile::new(view.seed, slot);
+            let p = view.profile_at(slot);
             let flow_usages = cycles
                 .iter()
                 .map(|ym| CycleFlow {

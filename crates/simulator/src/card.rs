@@ -3,6 +3,8 @@
 use chrono::{Datelike, Duration, NaiveDate};
 use serde::Serialize;
 
+use super::showcase::{self, Script};
+
 /// First card id; ids are `BASE_ID + slot`, below 2^53 for any fleet the simulator can hold.
 pub const BASE_ID: i64 = 5_702_790_861_709_056;
 /// Base cards sit every `STRIDE` slots so that drift can insert cards between them in `cid` order.
@@ -86,6 +88,8 @@ enum Usage {
     Heavy(f64),
     /// Normal usage with an occasional day ~30 times larger, for anomaly alerts.
     Spiky(f64),
+    /// A showcase card following its script on the simulator's `today`.
+    Scripted(Script, NaiveDate),
 }
 
 /// The today-independent traits of a card.
@@ -199,11 +203,28 @@ impl Profile {
         mix(self.h ^ salt) % n
     }
 
+    /// The plan (index into the plan table) and so the quota.
+    pub(crate) fn set_plan(&mut self, plan: usize) {
+        self.plan = plan.min(PLANS.len() - 1);
+        self.quota_mb = PLANS[self.plan].0;
+    }
+
+    pub fn is_scripted(&self) -> bool {
+        matches!(self.usage, Usage::Scripted(..))
+    }
+
+    pub(crate) fn set_script(&mut self, script: Script, today: NaiveDate) {
+        self.usage = Usage::Scripted(script, today);
+    }
+
     /// MB used on `day` (2 decimals); a function of (seed, slot, day) only.
     pub fn daily_flow(&self, day: NaiveDate) -> f64 {
         let d = mix(self.h ^ mix(day.num_days_from_ce() as u64));
         let mean = match self.usage {
             Usage::Idle => return 0.0,
+            Usage::Scripted(script, today) => {
+                return showcase::daily(script, self.quota_mb, self.cycle_start(today), today, day)
+            }
             Usage::Normal(m) | Usage::Heavy(m) => m,
             Usage::Spiky(m) if d % 17 == 0 => m * 30.0,
             Usage::Spiky(m) => m,

@@ -7,7 +7,8 @@ use chrono::{Duration, NaiveDate};
 
 use gsl_domain::YearMonth;
 
-use super::card::{id_of, next_month, slot_of_iccid, slot_of_id, Profile, SimCard, STRIDE};
+use super::card::{id_of, next_month, slot_of_iccid, slot_of_id, Pool, Profile, SimCard, STRIDE};
+use super::showcase;
 
 /// The live set of card slots.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +33,11 @@ impl FleetState {
 
     pub fn count(&self) -> u64 {
         self.base - self.removed.len() as u64 + self.extras.len() as u64
+    }
+
+    /// How many cards were generated (before drift added or removed any).
+    pub fn base(&self) -> u64 {
+        self.base
     }
 
     pub fn is_live(&self, slot: u64) -> bool {
@@ -152,9 +158,27 @@ pub struct FleetView {
     pub(crate) today: NaiveDate,
     pub(crate) state: FleetState,
     pub(crate) overrides: HashMap<u64, i32>,
+    /// `SimulatorOptions::showcase`: the last generated cards follow `showcase` scripts.
+    pub(crate) showcase: bool,
 }
 
 impl FleetView {
+    /// The profile of the card at `slot`, scripted when the showcase is on.
+    pub fn profile_at(&self, slot: u64) -> Profile {
+        let mut p = Profile::new(self.seed, slot);
+        if !self.showcase {
+            return p;
+        }
+        match showcase::script_of(self.state.base(), slot) {
+            Some((index, script)) => showcase::apply(&mut p, script, index, self.today),
+            None if p.pool == Some(Pool::Forward(showcase::POOL)) => {
+                p.pool = Some(Pool::Forward(showcase::POOL - 1));
+            }
+            None => {}
+        }
+        p
+    }
+
     pub fn today(&self) -> NaiveDate {
         self.today
     }
@@ -167,7 +191,7 @@ impl FleetView {
     }
     fn profile(&self, id: i64) -> Option<Profile> {
         let slot = slot_of_id(id).filter(|s| self.state.is_live(*s))?;
-        Some(Profile::new(self.seed, slot))
+        Some(self.profile_at(slot))
     }
     /// The card as `GET /v1/sim-cards` lists it today.
     pub fn card(&self, id: i64) -> Option<SimCard> {
@@ -214,6 +238,7 @@ mod tests {
             today: day(today),
             state: FleetState::new(cards),
             overrides: HashMap::new(),
+            showcase: false,
         }
     }
 

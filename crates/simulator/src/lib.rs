@@ -12,6 +12,7 @@ mod orders;
 mod pools;
 mod query;
 mod server;
+mod showcase;
 pub mod sign;
 
 use std::collections::BTreeMap;
@@ -85,6 +86,8 @@ pub struct SimulatorOptions {
     pub credentials: Credentials,
     pub token_lifetime: Duration,
     pub faults: Faults,
+    /// Script the last six cards so a first sync raises every alert kind (the demo turns it on).
+    pub showcase: bool,
 }
 
 impl Default for SimulatorOptions {
@@ -97,6 +100,7 @@ impl Default for SimulatorOptions {
             credentials: Credentials::default(),
             token_lifetime: Duration::from_secs(24 * 3600),
             faults: Faults::default(),
+            showcase: false,
         }
     }
 }
@@ -252,6 +256,7 @@ pub async fn run_cli(args: &SimulateArgs) -> Result<(), SimulatorError> {
             latency: args.latency,
             ..Faults::default()
         },
+        showcase: false,
     };
     let handle = start(args.listen, opts).await?;
     let mut out = std::io::stdout().lock();

@@ -3,9 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::card::{
-    iccid_of, id_of, slot_of_iccid, slot_of_id, Pool, Profile, BACK_POOLS, FORWARD_POOLS,
-};
+use super::card::{iccid_of, id_of, slot_of_iccid, slot_of_id, Pool, BACK_POOLS, FORWARD_POOLS};
 use super::fleet::{month_flow, FleetView};
 use super::query::{page_of, Query};
 use super::server::{Reply, Sim};
@@ -31,7 +29,7 @@ fn totals(view: &FleetView, ym: YearMonth, back: bool) -> Vec<Totals> {
     let mut out = vec![Totals::default(); n];
     let first = ym.first_day();
     for slot in view.state.iter_from(0) {
-        let p = Profile::new(view.seed, slot);
+        let p = view.profile_at(slot);
         let i = match (p.pool, back) {
             (Some(Pool::Forward(i)), false) | (Some(Pool::Back(i)), true) => i,
             _ => continue,
@@ -44,7 +42,12 @@ fn totals(view: &FleetView, ym: YearMonth, back: bool) -> Vec<Totals> {
             _ => t.inactive += 1,
         }
         t.flow_total += p.quota_mb;
-        t.flow_used += month_flow(&p, first, view.today);
+        // A scripted card's cycle so far is never empty (see `showcase`), where the calendar month is on the 1st.
+        t.flow_used += if p.is_scripted() && ym == YearMonth::of(view.today) {
+            p.flow_used(view.today)
+        } else {
+            month_flow(&p, first, view.today)
+        };
     }
     out
 }
@@ -169,7 +172,7 @@ pub fn members(sim: &Sim, id: &str, q: &Query, back: bool) -> Reply {
     let all: Vec<Member> = view
         .state
         .iter_from(0)
-        .map(|s| Profile::new(view.seed, s))
+        .map(|s| view.profile_at(s))
         .filter(|p| p.pool == Some(want) && cid.is_none_or_eq(&iccid_of(p.slot)))
         .map(|p| Member {
             id: pools[index].0,

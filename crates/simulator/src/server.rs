@@ -33,6 +33,7 @@ pub struct World {
 }
 
 pub struct Sim {
+    showcase: bool,
     pub seed: u64,
     pub creds: Credentials,
     pub token_lifetime: Duration,
@@ -177,6 +178,7 @@ async fn handle(State(sim): State<Arc<Sim>>, req: Request) -> Response {
 impl Sim {
     pub fn new(opts: SimulatorOptions) -> Sim {
         Sim {
+            showcase: opts.showcase,
             seed: opts.seed,
             project_id: format!(
                 "{:016x}{:016x}",
@@ -219,12 +221,14 @@ impl Sim {
             today: w.today,
             state: w.fleet.clone(),
             overrides: w.orders.overrides(),
+            showcase: self.showcase,
         })
         .unwrap_or_else(|| FleetView {
             seed: self.seed,
             today: super::shanghai_today(),
             state: FleetState::new(0),
             overrides: Default::default(),
+            showcase: self.showcase,
         })
     }
 

@@ -8,24 +8,32 @@ use sqlx::{ConnectOptions, Connection};
 
 use super::{Result, StoreError};
 
-const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Long enough for a server across a slow link, short enough that a dead one is reported at once.
+pub(super) const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn failed(options: &PgConnectOptions, reason: String) -> StoreError {
+    StoreError::Connect {
+        database: options.get_database().unwrap_or("(default)").to_owned(),
+        target: format!("{}:{}", options.get_host(), options.get_port()),
+        reason,
+    }
+}
+
+pub(super) fn timed_out(options: &PgConnectOptions) -> StoreError {
+    failed(
+        options,
+        format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
+    )
+}
 
 pub(super) async fn probe(options: &PgConnectOptions) -> Result<()> {
-    let target = format!("{}:{}", options.get_host(), options.get_port());
-    let fail = |reason: String| StoreError::Connect {
-        target: target.clone(),
-        reason,
-    };
     match tokio::time::timeout(PROBE_TIMEOUT, options.connect()).await {
         Ok(Ok(conn)) => {
             let _ = conn.close().await;
             Ok(())
         }
-        Ok(Err(e)) => Err(fail(reason(&e, options.get_host()))),
-        Err(_) => Err(fail(format!(
-            "no answer within {} s",
-            PROBE_TIMEOUT.as_secs()
-        ))),
+        Ok(Err(e)) => Err(failed(options, reason(&e, options.get_host()))),
+        Err(_) => Err(timed_out(options)),
     }
 }
 
@@ -45,6 +53,15 @@ fn reason(e: &sqlx::Error, host: &str) -> String {
     }
     match e {
         sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            // invalid_authorization_specification, invalid_password
+            Some("28000" | "28P01") => format!(
+                "the server refused the login: {} (check the user and password in database.url)",
+                db.message()
+            ),
+            Some("3D000") => format!("{} and could not be created", db.message()),
+            _ => db.message().to_owned(),
+        },
         _ => text,
     }
 }

@@ -20,8 +20,12 @@ pub enum StoreError {
     LostLeadership,
     #[error("database error: {0}")]
     Query(#[source] sqlx::Error),
-    #[error("cannot connect to the database at {target}: {reason}")]
-    Connect { target: String, reason: String },
+    #[error("cannot connect to database {database} at {target}: {reason}")]
+    Connect {
+        database: String,
+        target: String,
+        reason: String,
+    },
     #[error("database.url is not a valid PostgreSQL URL: {0}")]
     BadUrl(String),
 }
@@ -147,10 +151,12 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<()> {
         return Ok(());
     };
     let admin = options.clone().database("postgres");
-    let mut conn = match admin.connect().await {
-        Ok(c) => c,
+    let mut conn = match tokio::time::timeout(connect::PROBE_TIMEOUT, admin.connect()).await {
+        Ok(Ok(c)) => c,
         // No maintenance database to ask: let the real connect report the problem.
-        Err(_) => return Ok(()),
+        Ok(Err(_)) => return Ok(()),
+        // A server that does not answer would not answer the probe either: say so now, not twice as late.
+        Err(_) => return Err(connect::timed_out(options)),
     };
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
@@ -196,3 +202,4 @@ pub use rows::{
 pub use runs::{RunOutcome, RunStatus};
 pub mod gauges;
 pub mod reports;
+pub mod status;
