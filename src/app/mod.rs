@@ -85,7 +85,11 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
         return Ok(());
     }
     let settings = Settings::load(cli.config.as_deref())?;
-    crate::telemetry::init(settings.log.format);
+    let default_filter = match cli.command {
+        Command::Demo(_) => crate::telemetry::DEMO_FILTER,
+        _ => crate::telemetry::DEFAULT_FILTER,
+    };
+    crate::telemetry::init(settings.log.format, default_filter);
     match cli.command {
         Command::Config(_) => {
             print!("{}", settings.to_redacted_toml());

@@ -10,10 +10,14 @@ use crate::config::LogFormat;
 /// `CREATE … IF NOT EXISTS` and the scheduler's own INFO lines are noise to an operator).
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn";
 
+/// The demo's default: its own progress display says what happens, so only warnings interleave with it.
+pub const DEMO_FILTER: &str = "warn";
+
 /// Installs the global subscriber once; later calls (tests) are ignored. Colour only on a terminal.
-pub fn init(format: LogFormat) {
+/// `default_filter` applies unless `RUST_LOG` is set.
+pub fn init(format: LogFormat, default_filter: &str) {
     let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

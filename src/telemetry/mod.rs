@@ -5,4 +5,4 @@ mod families;
 mod logging;
 
 pub use families::Telemetry;
-pub use logging::{init, DEFAULT_FILTER};
+pub use logging::{init, DEFAULT_FILTER, DEMO_FILTER};
