@@ -193,6 +193,18 @@ fn demo_account(base_url: &str) -> Result<AccountSettings, AppError> {
 /// How to run this binary again as the user can paste it: its real path, or `cargo run --release --`
 /// when it is cargo's build (whose `.cargo/config.toml` would inject another DATABASE_URL, so the URL is
 /// passed the one way that wins over it).
+/// `url` without its password: what the demo prints never carries a secret. The printed commands then
+/// read the password from `PGPASSWORD`, as libpq and sqlx do.
+fn printable(url: &str) -> (String, bool) {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(None);
+            (u.to_string(), true)
+        }
+        _ => (url.to_owned(), false),
+    }
+}
+
 fn command_prefix(url: &str) -> String {
     let exe = std::env::current_exe()
         .ok()
@@ -224,6 +236,8 @@ async fn print_where_to_look(
         - chrono::Days::new(1);
     let month = yesterday.format("%Y-%m");
     let kinds = store.firing_counts().await.unwrap_or_default();
+    let (url, had_password) = printable(url);
+    let url = url.as_str();
     let run = command_prefix(url);
     println!();
     println!("  status page   http://{address}/");
@@ -244,6 +258,9 @@ async fn print_where_to_look(
     for k in &kinds {
         println!("    {:<27} {:>8} {}", k.kind, k.firing, k.severity);
     }
+    if had_password {
+        println!("  (the database password is not shown: export PGPASSWORD before pasting)");
+    }
     println!("  next steps (paste them while the demo runs):");
     println!("  $ {run} report usage --month {month} --group-by plan");
     println!("  $ {run} report usage --month {month} --format html > usage.html");
@@ -263,4 +280,18 @@ async fn showcase_iccid(store: &Store) -> String {
         .and_then(|c| c.into_iter().next())
         .and_then(|c| c.iccid)
         .unwrap_or_else(|| "ICCID".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_urls_never_carry_the_password() {
+        let (shown, had) = printable("postgres://gsl:hunter2@db.example.com:5432/gsl_sync_demo");
+        assert!(had);
+        assert_eq!(shown, "postgres://gsl@db.example.com:5432/gsl_sync_demo");
+        assert!(!command_prefix(&shown).contains("hunter2"));
+        assert!(!printable("postgres://postgres@127.0.0.1:5433/x").1);
+    }
 }
