@@ -2,7 +2,8 @@
 //! database, beside the raw COPY rate of the same rows into the same tables (the ceiling), the peak RSS of
 //! the sync, and how a paced nightly run compares with the time GSL's flow control forces.
 //!
-//! `cargo bench --bench fleet` (N = 1,000,000; set GSL_BENCH_CARDS for another size).
+//! `cargo bench --bench fleet` (N = 1,000,000; set GSL_BENCH_CARDS for another size, GSL_BENCH_SCALED_ONLY=1
+//! for the N-card night with GSL's limits ×20 alone).
 
 use std::time::{Duration, Instant};
 
@@ -267,7 +268,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // GSL_BENCH_SCALED_ONLY=1 runs only the N-card night with the limits ×20.
+    let scaled_only = std::env::var_os("GSL_BENCH_SCALED_ONLY").is_some();
     rt.block_on(async {
+        if scaled_only {
+            joint_floor(n, 20.0).await;
+            return;
+        }
         paced_nightly(2345).await;
         joint_floor(20_000, 1.0).await;
         if n > 0 {
