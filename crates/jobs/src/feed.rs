@@ -1,9 +1,14 @@
 //! The cards a job works on when it runs beside the inventory: the ones stored when it starts, then, while
 //! an inventory pass of the same account runs, the ones that pass lists for the first time — so a new card
-//! gets its usage the same night, and a first sync of an empty database needs no second pass.
+//! gets its usage the same night, and a first sync of an empty database needs no second pass. Later looks
+//! read only cards first seen since the previous look (an index lookup), so polling stays cheap at a million
+//! cards; a removed card that comes back during the pass keeps its old `first_seen_at` and is fetched the
+//! next night, by the month query that refreshes the month so far.
 
 use std::collections::HashSet;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use gsl_store::CardKey;
 
@@ -12,10 +17,15 @@ use super::engine::{JobContext, SyncError};
 /// How often a job looks for cards the running inventory pass has just merged.
 const POLL: Duration = Duration::from_secs(2);
 
+/// How far each look reaches back before the previous one: a card's `first_seen_at` is its merge
+/// transaction's start, which may precede a look that could not yet see it (merges take seconds).
+const OVERLAP: chrono::Duration = chrono::Duration::minutes(5);
+
 #[derive(Default)]
 pub(crate) struct CardFeed {
     known: HashSet<i64>,
-    started: bool,
+    /// Where the next look starts; `None` until the first look, which takes every stored card.
+    since: Option<DateTime<Utc>>,
 }
 
 impl CardFeed {
@@ -28,15 +38,17 @@ impl CardFeed {
                 .store
                 .job_running(&ctx.account.name, "inventory")
                 .await?;
-            let fresh: Vec<CardKey> = ctx
+            let first = self.since.is_none();
+            let (now, cards) = ctx
                 .store
-                .active_cards(&ctx.account.name)
-                .await?
+                .cards_first_seen_since(&ctx.account.name, self.since)
+                .await?;
+            self.since = Some(now - OVERLAP);
+            let fresh: Vec<CardKey> = cards
                 .into_iter()
                 .filter(|c| !self.known.contains(&c.sim_card_id))
                 .collect();
-            if !self.started || !fresh.is_empty() {
-                self.started = true;
+            if first || !fresh.is_empty() {
                 self.known.extend(fresh.iter().map(|c| c.sim_card_id));
                 return Ok(Some(fresh));
             }

@@ -1,6 +1,8 @@
 //! The card list: `sim_cards` (latest state), `sim_snapshots` (one row per card per data day) and the
 //! seen-set that lets a complete pass mark the missing cards removed.
 
+use chrono::{DateTime, Utc};
+
 use super::copy::CopyLine;
 use super::rows::{CardKey, CardRow, MergeStats};
 use super::staged::Staged;
@@ -236,6 +238,35 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(rows)
+    }
+
+    /// Current cards first seen at or after `since` (every current card without one), with the database's
+    /// clock at the read, so the caller's next `since` follows the same clock.
+    pub async fn cards_first_seen_since(
+        &self,
+        account: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<(DateTime<Utc>, Vec<CardKey>)> {
+        let Some(since) = since else {
+            let now = sqlx::query_scalar("SELECT now()")
+                .fetch_one(self.pool())
+                .await?;
+            return Ok((now, self.active_cards(account).await?));
+        };
+        let mut tx = self.pool().begin().await?;
+        let now = sqlx::query_scalar("SELECT now()")
+            .fetch_one(&mut *tx)
+            .await?;
+        let rows = sqlx::query_as::<_, CardKey>(
+            "SELECT sim_card_id, iccid, cid FROM sim_cards
+             WHERE account = $1 AND first_seen_at >= $2 AND removed_at IS NULL ORDER BY sim_card_id",
+        )
+        .bind(account)
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((now, rows))
     }
 }
 
