@@ -28,6 +28,9 @@ pub struct Telemetry {
     pub alert_notifications: IntCounterVec,
     pub build_info: IntGaugeVec,
     pub api_implausible_values: IntCounterVec,
+    pub freshness: super::freshness::Freshness,
+    /// `sync.timezone`: where a data day ends.
+    zone: chrono_tz::Tz,
 }
 
 impl Default for Telemetry {
@@ -135,6 +138,7 @@ impl Telemetry {
             .register(Box::new(sync_last_duration.clone()))
             .expect("unique metric");
         let api_implausible_values = implausible_values_family(&registry);
+        let freshness = super::freshness::Freshness::register(&registry);
         Self {
             registry,
             api_requests,
@@ -147,7 +151,15 @@ impl Telemetry {
             alert_notifications,
             build_info,
             api_implausible_values,
+            freshness,
+            zone: chrono_tz::Asia::Shanghai,
         }
+    }
+
+    /// Days end at midnight in `zone` (`sync.timezone`) for the freshness gauges.
+    pub fn in_zone(mut self, zone: chrono_tz::Tz) -> Self {
+        self.zone = zone;
+        self
     }
 
     /// Creates every counter series the daemon can move, at 0, so `rate()` and `increase()` see the first
@@ -239,6 +251,7 @@ impl Telemetry {
     }
 
     pub fn seed(&self, runs: &[LastRun]) {
+        self.freshness.seed(runs, self.zone);
         for run in runs {
             let labels = [run.account.as_str(), run.job.as_str()];
             if let Some(at) = run.last_success {

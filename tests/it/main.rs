@@ -9,6 +9,7 @@ mod e2e;
 mod faults;
 mod helpers;
 mod http;
+mod leases;
 mod metrics;
 mod replicas;
 mod report;

@@ -187,6 +187,7 @@ mod copy;
 pub mod flow_state;
 mod flows;
 mod leader;
+mod leases;
 mod partitions;
 mod pools;
 pub mod rows;
@@ -195,6 +196,7 @@ mod staged;
 
 pub use announce::{Heard, RefreshListener};
 pub use leader::{Fence, LeaderLock};
+pub use leases::{fair_share, Leases};
 pub use rows::{
     CardKey, CardRow, DailyFlowRow, MergeStats, MonthlyUsageRow, PoolMemberRow, PoolRow,
     PoolUsageRow,
