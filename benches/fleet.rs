@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use gsl_sync::config::{Settings, Sources};
-use gsl_sync::domain::FlowPeriod;
+use gsl_sync::domain::{FlowPeriod, GroupBy};
+use gsl_sync::report::{sim_report, usage_report};
 use gsl_sync::simulator::{self, RateLimits, SimulatorHandle, SimulatorOptions};
 use gsl_sync::store::{Fence, Store};
 use gsl_sync::sync::{Engine, Fences, JobKind, JobReport, JobRequest};
@@ -278,12 +279,14 @@ fn main() {
     rt.block_on(async {
         if scaled_only {
             joint_floor(n, 20.0).await;
+            after_the_night(n).await;
             return;
         }
         paced_nightly(2345).await;
         joint_floor(20_000, 1.0).await;
         if n > 0 {
             joint_floor(n, 20.0).await;
+            after_the_night(n).await;
             fleet_scale(n).await;
         }
     });
@@ -398,6 +401,98 @@ async fn joint_floor(n: u64, scale: f64) {
             floor,
             night.took.as_secs_f64() / floor,
             vm("VmHWM:"),
+        );
+    }
+}
+
+/// What users wait on once the scaled night has stored its N cards and their history (the side-by-side
+/// run's database): a gauge refresh, an alert evaluation, the month's usage report per grouping, and one
+/// card's 90 days (p50/p99 over 200 cards).
+async fn after_the_night(n: u64) {
+    let url = SecretString::from(format!("{}/gsl_sync_bench_night", server()));
+    let store = Store::connect(&url, 8).await.expect("connect");
+    sqlx::query("ANALYZE")
+        .execute(store.pool())
+        .await
+        .expect("analyze");
+    let days: i64 = sqlx::query_scalar("SELECT count(DISTINCT day) FROM sim_daily_flow")
+        .fetch_one(store.pool())
+        .await
+        .expect("days");
+    let today: NaiveDate = TODAY.parse().unwrap();
+    let s = Settings::load_from(&Sources {
+        file: None,
+        env: Some(Default::default()),
+    })
+    .expect("settings");
+    println!("== after that night: {n} cards, {days} days of history (release build)");
+    let metrics = gsl_sync::metrics::MetricsOptions::new(&s.metrics, s.sync.timezone);
+    let gauges = gsl_sync::metrics::SimGauges::new();
+    let t = Instant::now();
+    gauges.refresh(&store, &metrics).await.expect("gauges");
+    println!(
+        "  gauge refresh            {:>8.2?} (target ≤ 5 s)",
+        t.elapsed()
+    );
+    let as_of = today - chrono::Duration::days(1);
+    for label in ["alert evaluation (first)", "alert evaluation (next) "] {
+        let t = Instant::now();
+        let summary = gsl_sync::alerts::evaluate(&store, &s.alerts, as_of, chrono::Utc::now())
+            .await
+            .expect("evaluate");
+        println!(
+            "  {label} {:>8.2?} (target ≤ 3 s; {} open)",
+            t.elapsed(),
+            summary.open
+        );
+    }
+    let month = gsl_sync::domain::YearMonth::of(as_of);
+    for by in [
+        GroupBy::Account,
+        GroupBy::Plan,
+        GroupBy::Pool,
+        GroupBy::Tag,
+        GroupBy::Sim,
+    ] {
+        let t = Instant::now();
+        let r = usage_report(&store, month, by, Some(20))
+            .await
+            .expect("report");
+        let target = if by == GroupBy::Sim { "3 s" } else { "1 s" };
+        println!(
+            "  usage report by {:<8} {:>8.2?} (target ≤ {target}; {} groups)",
+            format!("{by:?}"),
+            t.elapsed(),
+            r.groups_total
+        );
+    }
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT sim_card_id FROM sim_cards ORDER BY md5(sim_card_id::text) LIMIT 200",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("ids");
+    let mut times = Vec::with_capacity(ids.len());
+    for id in ids {
+        let t = Instant::now();
+        sim_report(
+            &store,
+            None,
+            Some(id),
+            Some(today - chrono::Duration::days(90)),
+            Some(as_of),
+            s.sync.timezone,
+        )
+        .await
+        .expect("card history");
+        times.push(t.elapsed());
+    }
+    times.sort();
+    if !times.is_empty() {
+        println!(
+            "  one card's 90 days       p50 {:.2?} p99 {:.2?} (target ≤ 50 ms)",
+            times[times.len() / 2],
+            times[times.len() * 99 / 100]
         );
     }
 }

@@ -171,11 +171,12 @@ impl FleetView {
         }
         match showcase::script_of(self.state.base(), slot) {
             Some((index, script)) => showcase::apply(&mut p, script, index, self.today),
-            None if p.pool == Some(Pool::Forward(showcase::POOL)) => {
-                p.pool = Some(Pool::Forward(showcase::POOL - 1));
-            }
-            None if p.pool == Some(Pool::Back(showcase::CRITICAL_POOL)) => {
-                p.pool = Some(Pool::Back(showcase::CRITICAL_POOL - 1));
+            None if matches!(
+                p.pool,
+                Some(Pool::Forward(i)) if i == showcase::POOL || i == showcase::CRITICAL_POOL
+            ) =>
+            {
+                p.pool = Some(Pool::Forward(showcase::OTHERS_POOL));
             }
             None => {}
         }

@@ -23,9 +23,11 @@ pub const SCRIPTS: [Script; 6] = [
 ];
 /// The forward pool (index into `FORWARD_POOLS`) only the near-quota pair belongs to in the showcase.
 pub const POOL: usize = 2;
-/// The backward pool (index into `BACK_POOLS`) only the critical and the over-quota card share: above its
-/// limit, so the showcase has a critical pool beside the near-limit one.
+/// The forward pool only the critical and the over-quota card share: above its limit, so the showcase has
+/// a critical pool beside the near-limit one (backward pools have no total, so no ratio).
 pub const CRITICAL_POOL: usize = 1;
+/// Where generated cards of the showcase pools go instead.
+pub const OTHERS_POOL: usize = 0;
 /// Burning days: more than half of the anomaly baseline (14 days), so the burn is its own median and
 /// the projection alert fires without an anomaly.
 const BURN_DAYS: i64 = 10;
@@ -61,7 +63,7 @@ pub fn apply(p: &mut Profile, script: Script, index: usize, today: NaiveDate) {
     p.carrier = if p.unicom_cycle { 1 } else { 0 };
     p.pool = match index {
         0 | 1 => Some(Pool::Forward(POOL)),
-        2 | 3 => Some(Pool::Back(CRITICAL_POOL)),
+        2 | 3 => Some(Pool::Forward(CRITICAL_POOL)),
         _ => None,
     };
     p.set_script(script, today);

@@ -108,6 +108,21 @@ impl LeaderLock {
 }
 
 #[cfg(test)]
+pub(crate) trait CloseHard {
+    async fn close_hard_for_test(&mut self);
+}
+
+#[cfg(test)]
+impl CloseHard for PgConnection {
+    async fn close_hard_for_test(&mut self) {
+        // Ends the backend the way a crash would: the server frees its session locks.
+        let _ = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
+            .execute(self)
+            .await;
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -147,20 +162,5 @@ mod tests {
             .await
             .expect("the new holder may write");
         second.release().await;
-    }
-}
-
-#[cfg(test)]
-pub(crate) trait CloseHard {
-    async fn close_hard_for_test(&mut self);
-}
-
-#[cfg(test)]
-impl CloseHard for PgConnection {
-    async fn close_hard_for_test(&mut self) {
-        // Ends the backend the way a crash would: the server frees its session locks.
-        let _ = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
-            .execute(self)
-            .await;
     }
 }

@@ -173,4 +173,61 @@ mod tests {
             None
         );
     }
+
+    fn daily_flow_done(through: Option<&str>) -> RunOutcome {
+        RunOutcome {
+            status: RunStatus::Succeeded,
+            api_calls: 1,
+            items_seen: 1,
+            rows_inserted: 0,
+            rows_updated: 0,
+            rows_removed: 0,
+            gap_days: vec![],
+            details: serde_json::json!({}),
+            error: None,
+            data_complete_through: through.map(|d| d.parse().unwrap()),
+        }
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn the_night_is_complete_when_a_run_first_reaches_a_day(pool: sqlx::PgPool) {
+        let store = Store::from_pool(pool.clone());
+        let night = |through: &'static str| {
+            let store = store.clone();
+            async move {
+                let id = store.start_run("main", "daily_flow", "t").await.unwrap();
+                store
+                    .finish_run(id, &daily_flow_done(Some(through)))
+                    .await
+                    .unwrap();
+                let at: Option<DateTime<Utc>> =
+                    sqlx::query_scalar("SELECT night_complete_at FROM sync_runs WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(store.pool())
+                        .await
+                        .unwrap();
+                at.expect("set")
+            }
+        };
+        let first = night("2026-11-30").await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // A re-check the same night finds nothing new: the night was complete at the first run.
+        assert_eq!(night("2026-11-30").await, first);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let next = night("2026-12-01").await;
+        assert!(next > first);
+        // A failed run or another job records no freshness.
+        let id = store.start_run("main", "inventory", "t").await.unwrap();
+        store.finish_run(id, &daily_flow_done(None)).await.unwrap();
+        let runs = store.gauge_last_runs().await.unwrap();
+        let flow = runs.iter().find(|r| r.job == "daily_flow").unwrap();
+        assert_eq!(
+            flow.data_complete_through,
+            Some("2026-12-01".parse().unwrap())
+        );
+        assert_eq!(flow.night_complete_at, Some(next));
+        let inventory = runs.iter().find(|r| r.job == "inventory").unwrap();
+        assert_eq!(inventory.data_complete_through, None);
+        assert_eq!(inventory.night_complete_at, None);
+    }
 }
