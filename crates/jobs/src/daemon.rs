@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::engine::{Engine, JobReport, JobRequest};
+use super::guard::GuardRunner;
 use super::schedule::{self, JobKind, JobQueue};
 use gsl_store::{LeaderLock, Store};
 
@@ -44,6 +45,7 @@ pub struct Daemon {
     hooks: Arc<dyn AfterJob>,
     timings: ElectionTimings,
     leading: Arc<AtomicBool>,
+    guard: Option<Arc<GuardRunner>>,
 }
 
 impl Daemon {
@@ -59,7 +61,14 @@ impl Daemon {
             hooks,
             timings,
             leading: Arc::new(AtomicBool::new(false)),
+            guard: None,
         }
+    }
+
+    /// Runs guard passes after each daily-flow job and every `guard.interval`.
+    pub fn with_guard(mut self, guard: GuardRunner) -> Self {
+        self.guard = Some(Arc::new(guard));
+        self
     }
 
     /// True while this replica holds the sync lock.
@@ -121,9 +130,20 @@ impl Daemon {
         // Jobs run side by side, drawing on each account's one call budget (daily flow first); the queue
         // keeps any one kind from running twice at a time.
         let mut running = tokio::task::JoinSet::new();
+        let mut guard_tick = self
+            .guard
+            .as_ref()
+            .map(|g| tokio::time::interval(g.settings.interval));
         loop {
             let kind = tokio::select! {
                 _ = lost.cancelled() => break,
+                _ = tick(&mut guard_tick) => {
+                    if let Some(guard) = self.guard.clone() {
+                        let (engine, store, lost) = (self.engine.clone(), self.store.clone(), lost.clone());
+                        running.spawn(async move { guard.pass(&engine, &store, &fence, &lost).await });
+                    }
+                    continue;
+                }
                 Some(done) = running.join_next(), if !running.is_empty() => {
                     if let Err(e) = done {
                         tracing::error!(error = %e, "a job task ended abnormally");
@@ -138,10 +158,15 @@ impl Daemon {
                 queue.clone(),
                 lost.clone(),
             );
+            let (guard, store) = (self.guard.clone(), self.store.clone());
             running.spawn(async move {
                 let report = engine.run(kind, JobRequest::Scheduled, &fence, &lost).await;
                 queue.done(kind);
                 hooks.after_job(&report).await;
+                // The night's figures are in and the alerts evaluated: the guard acts on them now.
+                if let (Some(guard), JobKind::DailyFlow) = (guard, kind) {
+                    guard.pass(&engine, &store, &fence, &lost).await;
+                }
             });
         }
         // Stopping or lost: every job stops at its next safe point; wait for them before letting go.
@@ -181,6 +206,16 @@ impl Daemon {
                 queue.push(kind);
             }
         }
+    }
+}
+
+/// The guard's next tick, or never when no guard runs.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 
