@@ -28,6 +28,7 @@ pub struct Telemetry {
     pub alert_notifications: IntCounterVec,
     pub build_info: IntGaugeVec,
     pub api_implausible_values: IntCounterVec,
+    pub guard_actions: IntCounterVec,
 }
 
 impl Default for Telemetry {
@@ -135,6 +136,7 @@ impl Telemetry {
             .register(Box::new(sync_last_duration.clone()))
             .expect("unique metric");
         let api_implausible_values = implausible_values_family(&registry);
+        let guard_actions = super::guard::guard_actions_family(&registry);
         Self {
             registry,
             api_requests,
@@ -147,6 +149,7 @@ impl Telemetry {
             alert_notifications,
             build_info,
             api_implausible_values,
+            guard_actions,
         }
     }
 

@@ -161,6 +161,14 @@ pub struct WorkOrderDetailVo {
 }
 
 impl Orders {
+    /// No orders yet; new ones take `delay`.
+    pub fn with_delay(delay: Duration) -> Self {
+        Orders {
+            delay,
+            ..Orders::default()
+        }
+    }
+
     /// Accepts an order for `target`, or refuses it as GSL does.
     pub fn request(&mut self, target: Target, kind: OrderKind) -> Result<i64, Refusal> {
         let now = Instant::now();

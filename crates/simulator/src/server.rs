@@ -206,10 +206,7 @@ impl Sim {
                 today: opts.today,
                 faults: opts.faults,
                 rate_limit: opts.rate_limit,
-                orders: Orders {
-                    delay: opts.order_delay,
-                    ..Orders::default()
-                },
+                orders: Orders::with_delay(opts.order_delay),
             }),
             stats: Mutex::new(SimStats::default()),
         }

@@ -179,13 +179,16 @@ FROM fresh f JOIN pol p ON p.ord = f.ord
 WHERE f.rank <= greatest(p.take, 1)
 ORDER BY f.ord, f.rank";
 
-// The episode of a decision carries what it is about and where it stands.
+// The episode of a decision carries what it is about and where it stands; it fires while the decision is
+// in effect or needs a look (refused, failed), and resolves once it is over, undone or dismissed.
 const SYNC_EPISODES: &str = "
 UPDATE alerts a SET details = jsonb_build_object(
         'guard_action_id', g.id, 'policy', g.policy, 'action', g.action, 'mode', g.mode, 'status', g.status,
         'reason', g.reason, 'speed_kbps', g.speed_kbps, 'work_order_id', g.work_order_id,
         'restore_work_order_id', g.restore_work_order_id, 'error', g.error) || g.figures,
-    resolved_at = CASE WHEN g.closed_at IS NOT NULL THEN g.closed_at ELSE a.resolved_at END
+    resolved_at = CASE WHEN g.closed_at IS NOT NULL THEN g.closed_at
+                       WHEN g.status IN ('dismissed', 'restored', 'expired') THEN coalesce(g.checked_at, now())
+                       ELSE a.resolved_at END
 FROM guard_actions g
 WHERE g.id = ANY($1) AND a.account = g.account AND a.kind = 'GslGuardAction'
   AND a.subject = 'guard:' || g.id AND a.resolved_at IS NULL";
@@ -407,9 +410,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<GuardAction>> {
         let mut tx = self.pool().begin().await?;
+        // Never two enforced decisions open on one card.
         let sql = format!(
-            "UPDATE guard_actions SET status = $3, mode = coalesce($4, mode), checked_at = $5
-             WHERE id = $1 AND status = ANY($2) AND closed_at IS NULL RETURNING {COLUMNS}"
+            "UPDATE guard_actions g SET status = $3, mode = coalesce($4, mode), checked_at = $5
+             WHERE id = $1 AND status = ANY($2) AND closed_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM guard_actions o
+                               WHERE o.account = g.account AND o.sim_card_id = g.sim_card_id AND o.id <> g.id
+                                 AND o.mode = 'enforce' AND o.closed_at IS NULL AND coalesce($4, g.mode) = 'enforce')
+             RETURNING {COLUMNS}"
         );
         let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
         let row: Option<GuardAction> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
