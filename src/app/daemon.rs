@@ -82,7 +82,8 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
             delivery: hooks.delivery.clone(),
         }),
     );
-    let daemon = Daemon::new(engine, store, hooks.clone(), ElectionTimings::default()).with_guard(guard);
+    let daemon =
+        Daemon::new(engine, store, hooks.clone(), ElectionTimings::default()).with_guard(guard);
     let notify_loop = tokio::spawn({
         let (hooks, stop, syncing) = (hooks.clone(), shutdown.clone(), daemon.leading());
         async move { hooks.delivery.run(NOTIFY_EVERY, syncing, stop).await }

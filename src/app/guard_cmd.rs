@@ -26,12 +26,22 @@ pub async fn run(settings: &Settings, store: &Store, cmd: &GuardCommand) -> Resu
 }
 
 async fn list(store: &Store, open_only: bool, limit: i64) -> Result<(), AppError> {
-    let rows = store.guard_actions(open_only, limit.clamp(1, 10_000)).await?;
+    let rows = store
+        .guard_actions(open_only, limit.clamp(1, 10_000))
+        .await?;
     let mut out = std::io::stdout().lock();
     let io = AppError::io;
     if rows.is_empty() {
-        writeln!(out, "no guard decisions{}", if open_only { " open (--all lists closed ones)" } else { "" })
-            .map_err(io("stdout"))?;
+        writeln!(
+            out,
+            "no guard decisions{}",
+            if open_only {
+                " open (--all lists closed ones)"
+            } else {
+                ""
+            }
+        )
+        .map_err(io("stdout"))?;
         return Ok(());
     }
     writeln!(
@@ -52,9 +62,13 @@ async fn list(store: &Store, open_only: bool, limit: i64) -> Result<(), AppError
             r.mode,
             r.status,
             r.requested_at.format("%Y-%m-%d %H:%M"),
-            r.work_order_id.map_or_else(|| "–".into(), |w| w.to_string()),
+            r.work_order_id
+                .map_or_else(|| "–".into(), |w| w.to_string()),
             r.reason,
-            r.error.as_deref().map(|e| format!(" [{e}]")).unwrap_or_default(),
+            r.error
+                .as_deref()
+                .map(|e| format!(" [{e}]"))
+                .unwrap_or_default(),
         )
         .map_err(io("stdout"))?;
     }
@@ -68,12 +82,14 @@ fn client_for(settings: &Settings, row: &GuardAction) -> Result<GslClient, AppEr
             row.id, row.account
         ))
     })?;
-    GslClient::new(account.client_settings(&settings.sync), Arc::new(NoopObserver)).map_err(
-        |source| AppError::Client {
-            account: account.name.clone(),
-            source,
-        },
+    GslClient::new(
+        account.client_settings(&settings.sync),
+        Arc::new(NoopObserver),
     )
+    .map_err(|source| AppError::Client {
+        account: account.name.clone(),
+        source,
+    })
 }
 
 async fn not_claimable(store: &Store, id: i64, want: &str) -> AppError {
@@ -82,9 +98,15 @@ async fn not_claimable(store: &Store, id: i64, want: &str) -> AppError {
             "guard action {id} is {} ({}{}); {want}",
             r.status,
             r.mode,
-            if r.closed_at.is_some() { ", closed" } else { "" }
+            if r.closed_at.is_some() {
+                ", closed"
+            } else {
+                ""
+            }
         )),
-        Ok(None) => AppError::Usage(format!("no guard action {id} (see `gsl-sync guard list --all`)")),
+        Ok(None) => AppError::Usage(format!(
+            "no guard action {id} (see `gsl-sync guard list --all`)"
+        )),
         Err(e) => e.into(),
     }
 }
@@ -107,7 +129,8 @@ async fn approve(settings: &Settings, store: &Store, id: i64) -> Result<(), AppE
         .await);
     };
     let telemetry = Telemetry::new();
-    let sent = orders::send_action(&client, store, &Fence::unfenced(), &telemetry, &row, now).await?;
+    let sent =
+        orders::send_action(&client, store, &Fence::unfenced(), &telemetry, &row, now).await?;
     let after = store.guard_action(id).await?.unwrap_or(row);
     if sent {
         println!(
@@ -133,7 +156,13 @@ async fn undo(settings: &Settings, store: &Store, id: i64) -> Result<(), AppErro
     let now = Utc::now();
     // Nothing at the carrier yet: dismissed, and the policy leaves the card alone for this cycle.
     if let Some(r) = store
-        .claim_guard_action(id, &["dry_run", "queued", "refused"], "dismissed", None, now)
+        .claim_guard_action(
+            id,
+            &["dry_run", "queued", "refused"],
+            "dismissed",
+            None,
+            now,
+        )
         .await?
     {
         println!(

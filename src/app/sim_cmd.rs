@@ -16,15 +16,22 @@ use crate::gsl::{GslClient, GslError, NoopObserver, SimCardRef, WorkOrderId};
 pub async fn run(settings: &Settings, cmd: &SimCommand) -> Result<(), AppError> {
     let card = card_args(cmd);
     let account = pick_account(settings, card.account.as_deref())?;
-    let client = GslClient::new(account.client_settings(&settings.sync), Arc::new(NoopObserver))
-        .map_err(|source| AppError::Client {
-            account: account.name.clone(),
-            source,
-        })?;
+    let client = GslClient::new(
+        account.client_settings(&settings.sync),
+        Arc::new(NoopObserver),
+    )
+    .map_err(|source| AppError::Client {
+        account: account.name.clone(),
+        source,
+    })?;
     let target = match (&card.iccid, card.sim_card_id) {
         (Some(iccid), _) => SimCardRef::Iccid(iccid.clone()),
         (None, Some(id)) => SimCardRef::Id(id),
-        (None, None) => return Err(AppError::Usage("--iccid or --sim-card-id is required".into())),
+        (None, None) => {
+            return Err(AppError::Usage(
+                "--iccid or --sim-card-id is required".into(),
+            ))
+        }
     };
     let what = match &target {
         SimCardRef::Iccid(i) => format!("card {i}"),
@@ -38,9 +45,20 @@ pub async fn run(settings: &Settings, cmd: &SimCommand) -> Result<(), AppError> 
         SimCommand::CutNet { restore, .. } => ("cut-net", Order::Cut(!restore)),
     };
     refuse_unsupported(&order, &target)?;
-    confirm(&format!("{} {what} on account {}?", order.describe(), account.name), card.yes)?;
-    let sent = order.send(&client, target).await.map_err(|e| refusal(verb, &what, &e))?;
-    println!("work order {}: {} {what} (account {})", sent.0, order.describe(), account.name);
+    confirm(
+        &format!("{} {what} on account {}?", order.describe(), account.name),
+        card.yes,
+    )?;
+    let sent = order
+        .send(&client, target)
+        .await
+        .map_err(|e| refusal(verb, &what, &e))?;
+    println!(
+        "work order {}: {} {what} (account {})",
+        sent.0,
+        order.describe(),
+        account.name
+    );
     // One lookup to say where it stands; the order is GSL's now whatever this answers.
     if let Ok(Some(o)) = client.work_order(sent).await {
         println!(
@@ -49,7 +67,8 @@ pub async fn run(settings: &Settings, cmd: &SimCommand) -> Result<(), AppError> 
             match o.state() {
                 crate::gsl::OrderState::Completed => "completed",
                 crate::gsl::OrderState::Failed => "failed",
-                crate::gsl::OrderState::Pending => "processing; GSL completes work orders within minutes",
+                crate::gsl::OrderState::Pending =>
+                    "processing; GSL completes work orders within minutes",
             }
         );
     }
@@ -86,7 +105,9 @@ pub(crate) fn pick_account<'a>(
 fn speed(kbps: i64) -> Result<Option<u32>, AppError> {
     match kbps {
         -1 => Ok(None),
-        k if (1..=i64::from(crate::gsl::actions::MAX_SPEED_KBPS)).contains(&k) => Ok(Some(k as u32)),
+        k if (1..=i64::from(crate::gsl::actions::MAX_SPEED_KBPS)).contains(&k) => {
+            Ok(Some(k as u32))
+        }
         k => Err(AppError::Usage(format!(
             "--kbps {k}: a speed in 1..={} Kbps, or -1 to lift the limit",
             crate::gsl::actions::MAX_SPEED_KBPS
@@ -199,13 +220,25 @@ async fn show(client: &GslClient, card: SimCardRef) -> Result<(), AppError> {
         ("carrier", carrier.to_string()),
         ("price_plan", opt(c.price_plan_name.clone())),
         ("sim_status", opt(c.sim_status.map(|s| s.to_string()))),
-        ("operator_status", opt(c.operator_status.map(|s| s.to_string()))),
+        (
+            "operator_status",
+            opt(c.operator_status.map(|s| s.to_string())),
+        ),
         ("flow_used_mb", num(c.flow_used)),
         ("flow_left_mb", num(c.flow_left)),
-        ("speed_value_kbps", opt(c.speed_value.map(|s| s.to_string()))),
+        (
+            "speed_value_kbps",
+            opt(c.speed_value.map(|s| s.to_string())),
+        ),
         ("cut_net_flag", opt(c.cut_net_flag.map(|s| s.to_string()))),
-        ("exceed_cut_net_flag", opt(c.exceed_cut_net_flag.map(|s| s.to_string()))),
-        ("exceed_cut_net_quota_mb", opt(c.exceed_cut_net_quota.map(|s| s.to_string()))),
+        (
+            "exceed_cut_net_flag",
+            opt(c.exceed_cut_net_flag.map(|s| s.to_string())),
+        ),
+        (
+            "exceed_cut_net_quota_mb",
+            opt(c.exceed_cut_net_quota.map(|s| s.to_string())),
+        ),
         ("sim_pool_id", opt(c.sim_pool_id.map(|s| s.to_string()))),
     ];
     for (k, v) in lines {

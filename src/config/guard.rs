@@ -97,16 +97,27 @@ fn policy(
     let action = CardAction::from_name(&p.action).ok_or_else(|| {
         ConfigError::new(
             k("action"),
-            format!("{:?} must be \"speed_limit\", \"cut_net\", \"cut_at_quota\" or \"stop\"", p.action),
+            format!(
+                "{:?} must be \"speed_limit\", \"cut_net\", \"cut_at_quota\" or \"stop\"",
+                p.action
+            ),
         )
     })?;
     let speed_kbps = match (action, p.speed_kbps) {
-        (CardAction::SpeedLimit, Some(s)) => Some(in_range(&k("speed_kbps"), s, 1, MAX_SPEED_KBPS)?),
+        (CardAction::SpeedLimit, Some(s)) => {
+            Some(in_range(&k("speed_kbps"), s, 1, MAX_SPEED_KBPS)?)
+        }
         (CardAction::SpeedLimit, None) => {
-            return Err(ConfigError::new(k("speed_kbps"), "is required with action = \"speed_limit\""))
+            return Err(ConfigError::new(
+                k("speed_kbps"),
+                "is required with action = \"speed_limit\"",
+            ))
         }
         (_, Some(_)) => {
-            return Err(ConfigError::new(k("speed_kbps"), "is only for action = \"speed_limit\""))
+            return Err(ConfigError::new(
+                k("speed_kbps"),
+                "is only for action = \"speed_limit\"",
+            ))
         }
         (_, None) => None,
     };
@@ -214,7 +225,8 @@ mod tests {
 
     #[test]
     fn a_count_brake_alone_lets_a_policy_enforce() {
-        let toml = format!("[guard]\nfleet_brake = 0\nfleet_brake_cards = 50\n{OK}mode = \"enforce\"\n");
+        let toml =
+            format!("[guard]\nfleet_brake = 0\nfleet_brake_cards = 50\n{OK}mode = \"enforce\"\n");
         let s = load(&toml).expect("valid");
         assert_eq!(s.guard.fleet_brake, None);
         assert_eq!(s.guard.daily_limit(1_000_000), 50);

@@ -26,7 +26,12 @@ impl Telemetry {
     /// Every series a configured policy can move, at 0 (as `seed_zeros` does for the sync families).
     pub fn seed_guard_zeros(&self, settings: &Settings) {
         for account in &settings.accounts {
-            for p in settings.guard.policies.iter().filter(|p| p.applies_to(&account.name)) {
+            for p in settings
+                .guard
+                .policies
+                .iter()
+                .filter(|p| p.applies_to(&account.name))
+            {
                 for result in GUARD_RESULTS {
                     self.guard_actions.with_label_values(&[
                         account.name.as_str(),

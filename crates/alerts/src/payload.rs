@@ -265,7 +265,11 @@ mod tests {
                     "reason":"throttle: used 96.0% of its quota"}"#;
         let a = alert("GslGuardAction", true, d, 0.96, f64::NAN);
         let l = labels(&a);
-        for (k, v) in [("policy", "throttle"), ("action", "speed_limit"), ("mode", "dry_run")] {
+        for (k, v) in [
+            ("policy", "throttle"),
+            ("action", "speed_limit"),
+            ("mode", "dry_run"),
+        ] {
             assert_eq!(l.get(k).map(String::as_str), Some(v), "{k}");
         }
         let ann = annotations(&a);

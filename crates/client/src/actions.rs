@@ -9,9 +9,7 @@ use serde_json::{json, Value};
 
 use super::client::{action, get, GslClient};
 use super::error::{decode, GslError};
-use super::models::{
-    WorkOrder, WorkOrderDetailPage, WorkOrderPage, WorkOrderResponse,
-};
+use super::models::{WorkOrder, WorkOrderDetailPage, WorkOrderPage, WorkOrderResponse};
 use super::observe::Operation;
 use super::types::{Pairs, SimCardRef, WorkOrderId};
 

@@ -145,7 +145,9 @@ impl CardAction {
             CardAction::Stop => carrier != Unknown,
             CardAction::SpeedLimit => matches!(carrier, Telecom | Unicom),
             CardAction::CutNet => carrier == Telecom,
-            CardAction::CutAtQuota => carrier == Telecom || (pooled && matches!(carrier, Unicom | Mobile)),
+            CardAction::CutAtQuota => {
+                carrier == Telecom || (pooled && matches!(carrier, Unicom | Mobile))
+            }
         };
         if ok {
             return Ok(());
@@ -154,7 +156,9 @@ impl CardAction {
             CardAction::Stop => "a China Mobile, China Unicom or China Telecom card",
             CardAction::SpeedLimit => "a China Telecom or China Unicom card",
             CardAction::CutNet => "a China Telecom card",
-            CardAction::CutAtQuota => "a China Telecom card, or a pooled China Unicom or China Mobile card",
+            CardAction::CutAtQuota => {
+                "a China Telecom card, or a pooled China Unicom or China Mobile card"
+            }
         };
         let pool = if pooled { "pooled " } else { "" };
         Err(format!(
@@ -184,10 +188,22 @@ mod tests {
             (Some("89860312345678901234"), None, Carrier::Telecom),
             (Some("89861112345678901234"), None, Carrier::Telecom),
             // The ICCID wins over the plan name.
-            (Some("89860312345678901234"), Some("中国联通-1GB"), Carrier::Telecom),
+            (
+                Some("89860312345678901234"),
+                Some("中国联通-1GB"),
+                Carrier::Telecom,
+            ),
             // A foreign or unknown issuer: the plan name decides.
-            (Some("89490012345678901234"), Some("中国联通消费级每月30M联接服务(1年)"), Carrier::Unicom),
-            (Some("89869912345678901234"), Some("中国电信物联网卡流量包-1GB"), Carrier::Telecom),
+            (
+                Some("89490012345678901234"),
+                Some("中国联通消费级每月30M联接服务(1年)"),
+                Carrier::Unicom,
+            ),
+            (
+                Some("89869912345678901234"),
+                Some("中国电信物联网卡流量包-1GB"),
+                Carrier::Telecom,
+            ),
             (None, Some("中国移动物联网卡流量包-30M"), Carrier::Mobile),
             (Some("8986"), None, Carrier::Unknown),
             (Some(""), Some("Global 1GB"), Carrier::Unknown),
@@ -221,10 +237,17 @@ mod tests {
         ];
         for (action, carrier, pooled, want) in cases {
             let got = action.supported(carrier, pooled);
-            assert_eq!(got.is_ok(), want, "{action} {carrier} pooled={pooled}: {got:?}");
+            assert_eq!(
+                got.is_ok(),
+                want,
+                "{action} {carrier} pooled={pooled}: {got:?}"
+            );
         }
         let why = CutNet.supported(Mobile, false).unwrap_err();
-        assert_eq!(why, "cut_net needs a China Telecom card; this is a China Mobile card");
+        assert_eq!(
+            why,
+            "cut_net needs a China Telecom card; this is a China Mobile card"
+        );
     }
 
     #[test]

@@ -69,7 +69,11 @@ fn order(sim: &Sim, id: &str, v: &Value, kind: OrderKind) -> Reply {
         Err(r) => return r,
     };
     if !carrier_offers(&profile, kind) {
-        return Reply::error(400, "GSL.00011063", "运营商不支持该操作 (carrier type not supported)");
+        return Reply::error(
+            400,
+            "GSL.00011063",
+            "运营商不支持该操作 (carrier type not supported)",
+        );
     }
     match sim.with_world(|w| w.orders.request(target, kind)) {
         Some(Ok(work_order_id)) => {

@@ -365,9 +365,7 @@ impl Profile {
             customer_attribute5: None,
             customer_attribute6: None,
             real_named: self.pick(28, 3) != 0,
-            cut_net_flag: state
-                .cut_net
-                .unwrap_or(!telecom && self.pick(29, 50) == 0),
+            cut_net_flag: state.cut_net.unwrap_or(!telecom && self.pick(29, 50) == 0),
             exceed_cut_net_flag: match state.exceed_cut {
                 Some(quota) => quota.is_some(),
                 None => !telecom && self.pick(30, 20) == 0,

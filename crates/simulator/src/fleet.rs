@@ -381,6 +381,10 @@ mod tests {
             }
         }
         assert_eq!(slot_of_iccid("8986000000000000000x"), None);
-        assert_eq!(slot_of_iccid("89869900000000000001"), None, "unknown issuer");
+        assert_eq!(
+            slot_of_iccid("89869900000000000001"),
+            None,
+            "unknown issuer"
+        );
     }
 }

@@ -201,6 +201,11 @@ impl SimulatorHandle {
     pub fn set_order_delay(&self, delay: Duration) {
         self.sim.with_world(|w| w.orders.delay = delay);
     }
+    /// How long the same operation on a card is refused (`GSL.00016016`) after the last; GSL's is 5
+    /// minutes, which tests of what follows an order cannot wait out.
+    pub fn set_repeat_window(&self, window: Duration) {
+        self.sim.with_world(|w| w.orders.no_repeat = window);
+    }
     pub fn set_rate_limit(&self, r: Option<RateLimits>) {
         self.sim.with_world(|w| w.rate_limit = r);
     }

@@ -11,7 +11,8 @@ use serde::Serialize;
 
 /// How long an order stays "processing" unless configured (the real service takes up to 10 minutes).
 pub const DONE_AFTER: Duration = Duration::from_secs(3);
-const NO_REPEAT: Duration = Duration::from_secs(300);
+/// GSL's window against repeats of one operation on one card.
+pub const NO_REPEAT: Duration = Duration::from_secs(300);
 const FIRST_ID: i64 = 1_000_001;
 
 /// What an order asks for.
@@ -113,6 +114,8 @@ pub struct Orders {
     latest_op: HashMap<(u64, u8), usize>,
     /// How long new orders take.
     pub delay: Duration,
+    /// How long the same operation on a card is refused after the last (GSL: 5 minutes).
+    pub no_repeat: Duration,
 }
 
 impl Default for Orders {
@@ -122,6 +125,7 @@ impl Default for Orders {
             latest: HashMap::new(),
             latest_op: HashMap::new(),
             delay: DONE_AFTER,
+            no_repeat: NO_REPEAT,
         }
     }
 }
@@ -174,7 +178,7 @@ impl Orders {
         let now = Instant::now();
         let op = (target.slot, kind.operation());
         if let Some(last) = self.latest_op.get(&op).map(|&i| &self.all[i]) {
-            if now.saturating_duration_since(last.at) < NO_REPEAT {
+            if now.saturating_duration_since(last.at) < self.no_repeat {
                 return Err((403, "GSL.00016016", "5分钟内不允许重复操作,请稍作等待。"));
             }
         }

@@ -218,7 +218,12 @@ impl Store {
             .bind(policies.iter().map(|p| p.sim_pool_id).collect::<Vec<_>>())
             .bind(col(&|p| p.tag.clone()))
             .bind(policies.iter().map(|p| p.min_ratio).collect::<Vec<_>>())
-            .bind(policies.iter().map(|p| p.projected_days).collect::<Vec<_>>())
+            .bind(
+                policies
+                    .iter()
+                    .map(|p| p.projected_days)
+                    .collect::<Vec<_>>(),
+            )
             .bind(policies.iter().map(|p| p.anomaly).collect::<Vec<_>>())
             .bind(policies.iter().map(|p| p.over_quota).collect::<Vec<_>>())
             .bind(policies.iter().map(|p| p.mode.clone()).collect::<Vec<_>>())
@@ -438,12 +443,7 @@ impl Store {
     /// Sets a decision's status, and what came with it: a work order (`order`, of the action or, while
     /// restoring, of the restore), an error, a time before which it is not sent again, and the time it
     /// completed, was restored or closed. Its episode follows.
-    pub async fn update_guard_action(
-        &self,
-        fence: &Fence,
-        id: i64,
-        change: &Change,
-    ) -> Result<()> {
+    pub async fn update_guard_action(&self, fence: &Fence, id: i64, change: &Change) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         fence.check(&mut tx).await?;
         sqlx::query(

@@ -71,12 +71,18 @@ pub fn reason(policy: &Policy, c: &Candidate) -> String {
     let mut why = Vec::new();
     if let (Some(min), Some(r)) = (w.min_ratio, c.ratio) {
         if r >= min {
-            why.push(format!("used {:.1}% of its quota (at or above {:.1}%)", r * 100.0, min * 100.0));
+            why.push(format!(
+                "used {:.1}% of its quota (at or above {:.1}%)",
+                r * 100.0,
+                min * 100.0
+            ));
         }
     }
     if let (Some(max), Some(d)) = (w.projected_days, c.projected_days) {
         if d <= max {
-            why.push(format!("runs out in {d:.1} days at its recent rate (within {max})"));
+            why.push(format!(
+                "runs out in {d:.1} days at its recent rate (within {max})"
+            ));
         }
     }
     if let (true, Some(mb)) = (w.anomaly, c.anomaly_mb) {
@@ -213,7 +219,11 @@ mod tests {
         ];
         for &(share, count, fleet, h, d, want) in cases {
             let r = room(&settings(share, count), &p, Some(&counts(h, d)), fleet);
-            assert_eq!((r.take, r.day, r.limit), want, "{share:?} {count:?} {fleet} {h} {d}");
+            assert_eq!(
+                (r.take, r.day, r.limit),
+                want,
+                "{share:?} {count:?} {fleet} {h} {d}"
+            );
         }
     }
 
@@ -235,17 +245,58 @@ mod tests {
         let unicom = "89860112345678901234";
         // (action, mode, iccid, pooled) -> status
         let cases = [
-            (CardAction::SpeedLimit, Mode::DryRun, telecom, false, "dry_run"),
-            (CardAction::SpeedLimit, Mode::Enforce, telecom, false, "queued"),
-            (CardAction::SpeedLimit, Mode::Enforce, mobile, false, "refused"),
-            (CardAction::SpeedLimit, Mode::DryRun, mobile, false, "refused"),
+            (
+                CardAction::SpeedLimit,
+                Mode::DryRun,
+                telecom,
+                false,
+                "dry_run",
+            ),
+            (
+                CardAction::SpeedLimit,
+                Mode::Enforce,
+                telecom,
+                false,
+                "queued",
+            ),
+            (
+                CardAction::SpeedLimit,
+                Mode::Enforce,
+                mobile,
+                false,
+                "refused",
+            ),
+            (
+                CardAction::SpeedLimit,
+                Mode::DryRun,
+                mobile,
+                false,
+                "refused",
+            ),
             (CardAction::CutNet, Mode::Enforce, unicom, true, "refused"),
-            (CardAction::CutAtQuota, Mode::Enforce, unicom, true, "queued"),
-            (CardAction::CutAtQuota, Mode::Enforce, mobile, false, "refused"),
+            (
+                CardAction::CutAtQuota,
+                Mode::Enforce,
+                unicom,
+                true,
+                "queued",
+            ),
+            (
+                CardAction::CutAtQuota,
+                Mode::Enforce,
+                mobile,
+                false,
+                "refused",
+            ),
             (CardAction::Stop, Mode::Enforce, mobile, false, "queued"),
         ];
         for (action, mode, iccid, pooled, want) in cases {
-            let d = decision("main", &policy(action, mode, 5), &candidate(iccid, pooled, 0.95), today);
+            let d = decision(
+                "main",
+                &policy(action, mode, 5),
+                &candidate(iccid, pooled, 0.95),
+                today,
+            );
             assert_eq!(d.status, want, "{action} {mode:?} {iccid} {pooled}");
             assert_eq!(d.mode, mode.as_str());
             if want == "refused" {
@@ -259,9 +310,20 @@ mod tests {
             today,
         );
         assert_eq!(d.quota_mb, Some(1000));
-        assert_eq!(d.next_cycle, NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default());
-        let u = decision("main", &policy(CardAction::Stop, Mode::Enforce, 5), &candidate(unicom, false, 0.95), today);
-        assert_eq!(u.next_cycle, NaiveDate::from_ymd_opt(2026, 12, 27).unwrap_or_default());
+        assert_eq!(
+            d.next_cycle,
+            NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default()
+        );
+        let u = decision(
+            "main",
+            &policy(CardAction::Stop, Mode::Enforce, 5),
+            &candidate(unicom, false, 0.95),
+            today,
+        );
+        assert_eq!(
+            u.next_cycle,
+            NaiveDate::from_ymd_opt(2026, 12, 27).unwrap_or_default()
+        );
     }
 
     #[test]

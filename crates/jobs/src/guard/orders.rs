@@ -27,23 +27,35 @@ const PENDING_WAIT: Duration = Duration::from_secs(60);
 const REPEAT_WAIT: Duration = Duration::from_secs(300);
 
 /// Sends the order `row` asks for: the action, or with `restore` its undoing.
-pub async fn send(client: &GslClient, row: &GuardAction, restore: bool) -> Result<WorkOrderId, GslError> {
+pub async fn send(
+    client: &GslClient,
+    row: &GuardAction,
+    restore: bool,
+) -> Result<WorkOrderId, GslError> {
     let card = SimCardRef::Id(row.sim_card_id);
     let Some(action) = CardAction::from_name(&row.action) else {
-        return Err(GslError::InvalidRequest(format!("unknown action {:?}", row.action)));
+        return Err(GslError::InvalidRequest(format!(
+            "unknown action {:?}",
+            row.action
+        )));
     };
     match (action, restore) {
         (CardAction::SpeedLimit, false) => {
             let kbps = row.speed_kbps.and_then(|k| u32::try_from(k).ok());
             let Some(kbps) = kbps else {
-                return Err(GslError::InvalidRequest("speed_limit without speed_kbps".into()));
+                return Err(GslError::InvalidRequest(
+                    "speed_limit without speed_kbps".into(),
+                ));
             };
             client.set_speed_limit(card, Some(kbps)).await
         }
         (CardAction::SpeedLimit, true) => client.set_speed_limit(card, None).await,
         (CardAction::CutNet, cut) => client.cut_net(card, !cut).await,
         (CardAction::CutAtQuota, false) => {
-            let quota = row.quota_mb.and_then(|q| u64::try_from(q).ok()).unwrap_or(0);
+            let quota = row
+                .quota_mb
+                .and_then(|q| u64::try_from(q).ok())
+                .unwrap_or(0);
             client.set_exceed_cut_net(card, Some(quota)).await
         }
         (CardAction::CutAtQuota, true) => client.set_exceed_cut_net(card, None).await,
@@ -149,7 +161,11 @@ pub async fn send_restore(
         },
     };
     store.update_guard_action(fence, row.id, &change).await?;
-    let result = if outcome.is_ok() { "restore_sent" } else { "restore_failed" };
+    let result = if outcome.is_ok() {
+        "restore_sent"
+    } else {
+        "restore_failed"
+    };
     observer.guard_action(&row.account, &row.policy, &row.action, &row.mode, result);
     tracing::info!(
         policy = %row.policy, action = %row.action, iccid = row.iccid.as_deref().unwrap_or(""),
@@ -177,10 +193,7 @@ pub async fn check(
     let Some(id) = id else { return Ok(()) };
     let order = client.work_order(WorkOrderId(id)).await?;
     let state = order.as_ref().map(|o| o.state());
-    let finished = order
-        .as_ref()
-        .and_then(|o| o.finish_time)
-        .unwrap_or(now);
+    let finished = order.as_ref().and_then(|o| o.finish_time).unwrap_or(now);
     let (change, result) = match (state, restoring) {
         (Some(OrderState::Completed), false) => (
             Change {
@@ -230,7 +243,9 @@ pub async fn check(
 fn order_failure(o: Option<&gsl_client::WorkOrder>) -> String {
     let reason = o.and_then(|o| o.fail_reason.clone()).unwrap_or_default();
     let status = o.and_then(|o| o.status).unwrap_or_default();
-    format!("work order failed (status {status}) {reason}").trim().to_owned()
+    format!("work order failed (status {status}) {reason}")
+        .trim()
+        .to_owned()
 }
 
 /// A lookup failed at GSL or at the store.

@@ -80,8 +80,26 @@ pub async fn guard_account(
     let account = client.account().to_owned();
     let steps = async {
         cycle_ends(&client, store, fence, observer, clock, &mut report).await?;
-        check_orders(&client, store, settings, fence, observer, clock, &mut report).await?;
-        decide(&account, store, settings, fence, observer, clock, &mut report).await?;
+        check_orders(
+            &client,
+            store,
+            settings,
+            fence,
+            observer,
+            clock,
+            &mut report,
+        )
+        .await?;
+        decide(
+            &account,
+            store,
+            settings,
+            fence,
+            observer,
+            clock,
+            &mut report,
+        )
+        .await?;
         send_queued(&client, store, fence, observer, clock, &mut report).await
     };
     let outcome = tokio::select! {
@@ -113,7 +131,11 @@ async fn cycle_ends(
             }
             continue;
         }
-        let status = if row.status == "queued" { "expired" } else { row.status.as_str() };
+        let status = if row.status == "queued" {
+            "expired"
+        } else {
+            row.status.as_str()
+        };
         let change = Change {
             closed_at: Some(clock.now),
             ..Change::to(status, clock.now)
@@ -171,9 +193,12 @@ async fn decide(
         return Ok(());
     }
     let hour_ago = clock.now - chrono::Duration::hours(1);
-    let counts = store.guard_counts(account, hour_ago, clock.day_start).await?;
+    let counts = store
+        .guard_counts(account, hour_ago, clock.day_start)
+        .await?;
     let fleet = store.guard_fleet_size(account).await?;
-    let count_of = |name: &str| -> Option<&PolicyCounts> { counts.iter().find(|c| c.policy == name) };
+    let count_of =
+        |name: &str| -> Option<&PolicyCounts> { counts.iter().find(|c| c.policy == name) };
     let rooms: Vec<decide::Room> = policies
         .iter()
         .map(|p| decide::room(settings, p, count_of(&p.name), fleet))
@@ -187,14 +212,23 @@ async fn decide(
     let mut brakes = Vec::new();
     let mut decisions: Vec<NewAction> = Vec::new();
     for (ord, (policy, room)) in policies.iter().zip(&rooms).enumerate() {
-        let mine: Vec<_> = candidates.iter().filter(|c| c.ord as usize == ord).collect();
+        let mine: Vec<_> = candidates
+            .iter()
+            .filter(|c| c.ord as usize == ord)
+            .collect();
         let matched = mine.first().map_or(0, |c| c.matched);
         if let Some(b) = decide::brake(policy, *room, matched, fleet) {
             tracing::warn!(
                 policy = %policy.name, matched, limit = b.limit, today = b.today, fleet_cards = fleet,
                 "guard policy held by the fleet brake"
             );
-            observer.guard_action(account, &policy.name, policy.action.as_str(), policy.mode.as_str(), "braked");
+            observer.guard_action(
+                account,
+                &policy.name,
+                policy.action.as_str(),
+                policy.mode.as_str(),
+                "braked",
+            );
             report.braked.push(policy.name.clone());
             brakes.push(b);
         }
@@ -204,17 +238,27 @@ async fn decide(
                 .map(|c| decide::decision(account, policy, c, clock.today)),
         );
     }
-    let recorded = store.record_guard_actions(fence, &decisions, clock.now).await?;
+    let recorded = store
+        .record_guard_actions(fence, &decisions, clock.now)
+        .await?;
     for row in &recorded {
         announce(observer, row);
         *report.decided.entry(row.status.clone()).or_default() += 1;
     }
-    store.guard_brakes(fence, account, &brakes, clock.now).await?;
+    store
+        .guard_brakes(fence, account, &brakes, clock.now)
+        .await?;
     Ok(())
 }
 
 fn announce(observer: &dyn GuardObserver, row: &GuardAction) {
-    observer.guard_action(&row.account, &row.policy, &row.action, &row.mode, &row.status);
+    observer.guard_action(
+        &row.account,
+        &row.policy,
+        &row.action,
+        &row.mode,
+        &row.status,
+    );
     tracing::info!(
         policy = %row.policy, action = %row.action, mode = %row.mode, status = %row.status,
         iccid = row.iccid.as_deref().unwrap_or(""), reason = %row.reason, "guard decision"
@@ -230,7 +274,13 @@ async fn send_queued(
     report: &mut GuardReport,
 ) -> Result<(), SyncError> {
     let claimed = store
-        .claim_queued_guard_actions(fence, client.account(), clock.now, clock.now - STALE_CLAIM, PER_PASS)
+        .claim_queued_guard_actions(
+            fence,
+            client.account(),
+            clock.now,
+            clock.now - STALE_CLAIM,
+            PER_PASS,
+        )
         .await?;
     for row in claimed {
         if orders::send_action(client, store, fence, observer, &row, clock.now).await? {
