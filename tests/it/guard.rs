@@ -224,6 +224,17 @@ async fn a_dry_run_records_and_announces_every_decision_and_sends_nothing(pool: 
         matching
     );
 
+    // The status page shows them.
+    let page = gsl_sync::report::status::status_page(
+        &store,
+        &gsl_sync::report::status::FleetCache::default(),
+        vec![],
+    )
+    .await
+    .expect("status page");
+    let html = gsl_sync::report::pages::status_html(&page);
+    assert!(html.contains("Guard actions") && html.contains("near-quota: used "), "guard panel");
+
     // A second pass decides nothing new: the open decisions cover the cards.
     let again = pass(&engine, &store, &s, &seen, TODAY).await;
     assert!(again.decided.is_empty(), "{again:?}");
