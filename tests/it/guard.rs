@@ -135,27 +135,27 @@ async fn status_of(pool: &PgPool, id: i64) -> String {
         .expect("a guard action")
 }
 
+/// What a test's passes run with.
+struct Rig<'a> {
+    pool: &'a PgPool,
+    engine: &'a Engine,
+    store: &'a Store,
+    settings: &'a GuardSettings,
+    seen: &'a Seen,
+}
+
 /// Passes until the decision reaches `status` (each pass looks the order up again).
-async fn until_status(
-    pool: &PgPool,
-    engine: &Engine,
-    store: &Store,
-    s: &GuardSettings,
-    seen: &Seen,
-    today: &str,
-    id: i64,
-    status: &str,
-) {
+async fn until_status(r: &Rig<'_>, today: &str, id: i64, status: &str) {
     for _ in 0..100 {
-        if status_of(pool, id).await == status {
+        if status_of(r.pool, id).await == status {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        pass(engine, store, s, seen, today).await;
+        pass(r.engine, r.store, r.settings, r.seen, today).await;
     }
     panic!(
         "guard action {id} never reached {status}: {}",
-        status_of(pool, id).await
+        status_of(r.pool, id).await
     );
 }
 
@@ -233,7 +233,10 @@ async fn a_dry_run_records_and_announces_every_decision_and_sends_nothing(pool: 
     .await
     .expect("status page");
     let html = gsl_sync::report::pages::status_html(&page);
-    assert!(html.contains("Guard actions") && html.contains("near-quota: used "), "guard panel");
+    assert!(
+        html.contains("Guard actions") && html.contains("near-quota: used "),
+        "guard panel"
+    );
 
     // A second pass decides nothing new: the open decisions cover the cards.
     let again = pass(&engine, &store, &s, &seen, TODAY).await;
@@ -298,7 +301,14 @@ async fn enforce_sends_one_order_follows_it_and_restores_at_the_next_cycle(pool:
         .await
         .expect("one decision");
     assert_eq!(sent_card, card);
-    until_status(&pool, &engine, &store, &s, &seen, TODAY, id, "completed").await;
+    let rig = Rig {
+        pool: &pool,
+        engine: &engine,
+        store: &store,
+        settings: &s,
+        seen: &seen,
+    };
+    until_status(&rig, TODAY, id, "completed").await;
     assert_eq!(
         sim.stats().calls("speed_limit"),
         1,
@@ -312,17 +322,7 @@ async fn enforce_sends_one_order_follows_it_and_restores_at_the_next_cycle(pool:
     tokio::time::sleep(Duration::from_millis(600)).await;
     pass(&engine, &store, &s, &seen, "2026-12-01").await;
     assert_eq!(sim.stats().calls("speed_limit"), 2, "one restore order");
-    until_status(
-        &pool,
-        &engine,
-        &store,
-        &s,
-        &seen,
-        "2026-12-01",
-        id,
-        "restored",
-    )
-    .await;
+    until_status(&rig, "2026-12-01", id, "restored").await;
     assert_eq!(sim.fleet().card(card).and_then(|c| c.speed_value), Some(-1));
     assert_eq!(
         scalar(&pool, &format!("SELECT count(*) FROM guard_actions WHERE id = {id} AND closed_at IS NOT NULL AND restored_at IS NOT NULL AND completed_at IS NOT NULL")).await,

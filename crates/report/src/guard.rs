@@ -122,7 +122,10 @@ mod tests {
             counts: vec![],
             recent: vec![row("<script>x</script> used 96%")],
         });
-        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;") && !html.contains("<script>"),
+            "{html}"
+        );
         assert!(html.contains("speed_limit") && html.contains("89860312345678901234"));
         assert!(guard_html(&GuardPanel::default()).contains("No guard decision yet"));
     }

@@ -20,7 +20,7 @@ impl GuardObserver for NoopGuardObserver {
 }
 
 /// Every `result` label `gsl_guard_actions_total` can carry.
-pub const GUARD_RESULTS: [&str; 14] = [
+pub const GUARD_RESULTS: [&str; 13] = [
     "dry_run",
     "queued",
     "refused",
@@ -34,5 +34,4 @@ pub const GUARD_RESULTS: [&str; 14] = [
     "expired",
     "dismissed",
     "braked",
-    "approved",
 ];
