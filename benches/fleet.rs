@@ -12,7 +12,7 @@ use gsl_sync::config::{Settings, Sources};
 use gsl_sync::domain::FlowPeriod;
 use gsl_sync::simulator::{self, RateLimits, SimulatorHandle, SimulatorOptions};
 use gsl_sync::store::{Fence, Store};
-use gsl_sync::sync::{Engine, JobKind, JobReport, JobRequest};
+use gsl_sync::sync::{Engine, Fences, JobKind, JobReport, JobRequest};
 use gsl_sync::telemetry::Telemetry;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
@@ -78,7 +78,12 @@ fn settings(sim: &SimulatorHandle, paced: bool) -> Settings {
 async fn run(engine: &Engine, kind: JobKind, request: JobRequest) -> (Duration, JobReport) {
     let started = Instant::now();
     let report = engine
-        .run(kind, request, &Fence::unfenced(), &CancellationToken::new())
+        .run(
+            kind,
+            request,
+            &Fences::every(Fence::unfenced()),
+            &CancellationToken::new(),
+        )
         .await;
     assert!(report.succeeded(), "{:?}", report.failures());
     (started.elapsed(), report)
@@ -326,7 +331,7 @@ async fn night(n: u64, scale: f64, together: bool) -> Night {
     let engine = gsl_sync::app::engine(store.clone(), &s, &Telemetry::new())
         .unwrap()
         .with_today(today);
-    let (fence, cancel) = (Fence::unfenced(), CancellationToken::new());
+    let (fence, cancel) = (Fences::every(Fence::unfenced()), CancellationToken::new());
     let started = Instant::now();
     let reports = if together {
         engine

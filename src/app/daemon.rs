@@ -1,4 +1,4 @@
-//! `gsl-sync run`: migrate, serve HTTP, and sync on schedule on whichever replica holds the lock.
+//! `gsl-sync run`: migrate, serve HTTP, and sync on schedule the accounts whose leases this replica holds.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +23,7 @@ const NOTIFY_EVERY: Duration = Duration::from_secs(60);
 pub async fn run(settings: Settings) -> Result<(), AppError> {
     let store = super::connect(&settings).await?;
     store.migrate().await?;
-    let telemetry = Telemetry::new();
+    let telemetry = Telemetry::new().in_zone(settings.sync.timezone);
     seed_zeros(&telemetry, &settings);
     let metrics = MetricsOptions::new(&settings.metrics, settings.sync.timezone);
     let gauges = SimGauges::new();
@@ -73,6 +73,8 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         delivery: Delivery::new(&store, &settings, &telemetry),
         gauges,
         metrics,
+        telemetry: telemetry.clone(),
+        refresh: Default::default(),
     });
     let guard = GuardRunner::new(
         settings.guard.clone(),
@@ -85,7 +87,7 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
     let daemon =
         Daemon::new(engine, store, hooks.clone(), ElectionTimings::default()).with_guard(guard);
     let notify_loop = tokio::spawn({
-        let (hooks, stop, syncing) = (hooks.clone(), shutdown.clone(), daemon.leading());
+        let (hooks, stop, syncing) = (hooks.clone(), shutdown.clone(), daemon.delivering());
         async move { hooks.delivery.run(NOTIFY_EVERY, syncing, stop).await }
     });
     let grace = settings.sync.shutdown_grace;

@@ -47,7 +47,7 @@ pub async fn run(
     );
     settings.accounts = vec![demo_account(&sim.base_url())?];
 
-    let telemetry = Telemetry::new();
+    let telemetry = Telemetry::new().in_zone(settings.sync.timezone);
     let progress = Arc::new(ProgressDisplay::default());
     let engine =
         super::engine(store.clone(), &settings, &telemetry)?.with_progress(progress.clone());
@@ -245,6 +245,7 @@ async fn print_where_to_look(
     println!(
         "  usage report  http://{address}/api/v1/usage?month={month}&group_by=plan&format=html"
     );
+    println!("  alerts (JSON) http://{address}/api/v1/alerts  (as Alertmanager receives them)");
     println!("  health        http://{address}/healthz  http://{address}/readyz");
     println!(
         "  database      {url}{}",

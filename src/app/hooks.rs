@@ -109,12 +109,16 @@ pub async fn evaluate_and_notify(store: &Store, settings: &Settings, telemetry: 
 
 /// The daemon's after-job hook: evaluation (after the jobs that change what rules see), one gauge refresh
 /// (after evaluation, since open episodes feed gsl_sims_over_threshold), and a ring for the delivery task.
+/// Jobs of several accounts finish close together; what they ask for while a refresh runs is done once
+/// more after it, not once per job.
 pub struct DaemonHooks {
     pub store: Store,
     pub settings: Settings,
     pub delivery: Delivery,
     pub gauges: SimGauges,
     pub metrics: MetricsOptions,
+    pub telemetry: Telemetry,
+    pub refresh: Coalesce,
 }
 
 #[async_trait::async_trait]
@@ -124,11 +128,32 @@ impl AfterJob for DaemonHooks {
             report.kind,
             JobKind::Inventory | JobKind::DailyFlow | JobKind::Pools
         );
+        self.refresh
+            .run(evaluates, |evaluates| self.refresh_all(evaluates))
+            .await;
+    }
+
+    fn leases_changed(&self, held: &[String]) {
+        let gauge = &self.telemetry.freshness.lease_held;
+        for account in &self.settings.accounts {
+            let holds = held.contains(&account.name);
+            gauge
+                .with_label_values(&[&account.name])
+                .set(i64::from(holds));
+        }
+    }
+}
+
+impl DaemonHooks {
+    async fn refresh_all(&self, evaluates: bool) {
         if evaluates {
             evaluate(&self.store, &self.settings).await;
         }
         if let Err(e) = self.gauges.refresh(&self.store, &self.metrics).await {
             tracing::error!(error = %e, "could not refresh the gauges");
+        }
+        if let Err(e) = self.telemetry.seed_from_store(&self.store).await {
+            tracing::warn!(error = %e, "could not read the runs for the freshness gauges");
         }
         if let Err(e) = self.store.announce_refresh(&self.settings.instance).await {
             tracing::warn!(error = %e, "could not tell the other replicas to refresh their gauges");
@@ -155,5 +180,95 @@ impl GuardObserver for GuardAnnounce {
         if announced {
             self.delivery.ring();
         }
+    }
+}
+
+/// Runs a refresh at most once at a time; requests that arrive meanwhile are merged into one more run.
+#[derive(Default)]
+pub struct Coalesce {
+    state: std::sync::Mutex<CoalesceState>,
+}
+
+#[derive(Default)]
+struct CoalesceState {
+    running: bool,
+    /// A request arrived while running; `Some(evaluates)` merged over all of them.
+    again: Option<bool>,
+}
+
+impl Coalesce {
+    /// Runs `work(evaluates)` now, or hands the request to the run in progress and returns at once.
+    pub async fn run<F, Fut>(&self, evaluates: bool, work: F)
+    where
+        F: Fn(bool) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        {
+            let mut s = self.lock();
+            if s.running {
+                s.again = Some(s.again.unwrap_or(false) || evaluates);
+                return;
+            }
+            s.running = true;
+        }
+        let mut next = evaluates;
+        loop {
+            work(next).await;
+            let mut s = self.lock();
+            match s.again.take() {
+                Some(again) => next = again,
+                None => {
+                    s.running = false;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CoalesceState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[tokio::test]
+    async fn requests_during_a_run_become_one_more_run_that_evaluates_if_any_asked() {
+        let coalesce = Arc::new(Coalesce::default());
+        let runs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let gate = Arc::new(Notify::new());
+        let started = Arc::new(AtomicUsize::new(0));
+        let work = {
+            let (runs, gate, started) = (runs.clone(), gate.clone(), started.clone());
+            move |evaluates: bool| {
+                let (runs, gate, started) = (runs.clone(), gate.clone(), started.clone());
+                async move {
+                    if started.fetch_add(1, Ordering::SeqCst) == 0 {
+                        gate.notified().await;
+                    }
+                    runs.lock().unwrap().push(evaluates);
+                }
+            }
+        };
+        let first = tokio::spawn({
+            let (c, w) = (coalesce.clone(), work.clone());
+            async move { c.run(false, w).await }
+        });
+        while started.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // Three more finish while the first runs: they return at once and merge into one run.
+        coalesce.run(false, work.clone()).await;
+        coalesce.run(true, work.clone()).await;
+        coalesce.run(false, work.clone()).await;
+        gate.notify_one();
+        first.await.unwrap();
+        assert_eq!(*runs.lock().unwrap(), vec![false, true]);
+        // Idle again: the next request runs itself.
+        coalesce.run(false, work).await;
+        assert_eq!(runs.lock().unwrap().len(), 3);
     }
 }

@@ -48,8 +48,8 @@ pub enum AppError {
         what: String,
         source: std::io::Error,
     },
-    #[error("another gsl-sync holds the sync lock (a daemon is syncing); try again later")]
-    LockHeld,
+    #[error("another gsl-sync holds the sync lease of {} (a daemon is syncing); try again later", .0.join(", "))]
+    LockHeld(Vec<String>),
     #[error("{}", .0.join("; "))]
     JobsFailed(Vec<String>),
     #[error("{0}")]

@@ -1,4 +1,4 @@
-//! `gsl-sync sync …`: one job (or all of them) for every configured account, under the sync lock.
+//! `gsl-sync sync …`: one job (or all of them) for every configured account, under their sync leases.
 
 use tokio_util::sync::CancellationToken;
 
@@ -6,8 +6,8 @@ use super::AppError;
 use crate::cli::SyncCommand;
 use crate::config::Settings;
 use crate::domain::{FlowPeriod, YearMonth};
-use crate::store::{LeaderLock, Store};
-use crate::sync::{Engine, JobKind, JobReport, JobRequest};
+use crate::store::{Leases, Store};
+use crate::sync::{Engine, Fences, JobKind, JobReport, JobRequest};
 use crate::telemetry::Telemetry;
 
 /// What can be checked without a connection: there are accounts to sync, and the arguments are valid.
@@ -44,7 +44,8 @@ pub async fn run(settings: &Settings, cmd: &SyncCommand) -> Result<(), AppError>
     }
 }
 
-/// Runs the jobs holding the sync lock, so a one-shot sync never spends GSL's budget twice beside a daemon.
+/// Runs the jobs holding every account's sync lease, so a one-shot sync never spends GSL's budget twice
+/// beside a daemon.
 pub async fn run_jobs(
     store: &Store,
     engine: &Engine,
@@ -53,18 +54,29 @@ pub async fn run_jobs(
     request: JobRequest,
     cancel: &CancellationToken,
 ) -> Result<Vec<JobReport>, AppError> {
-    let lock = LeaderLock::try_acquire(store, settings.sync.leader_lock_key, engine.holder())
-        .await?
-        .ok_or(AppError::LockHeld)?;
-    // Holding the lock, no other syncer runs: runs left 'running' were killed.
-    if let Ok(n @ 1..) = store.fail_abandoned_runs(engine.holder()).await {
+    let leases = Leases::open(store, settings.sync.leader_lock_key, engine.holder()).await?;
+    let mut fences = Fences::default();
+    let mut busy = Vec::new();
+    for account in engine.account_names() {
+        match leases.try_take(account).await? {
+            Some(fence) => fences = fences.with(account, fence),
+            None => busy.push(account.to_owned()),
+        }
+    }
+    if !busy.is_empty() {
+        leases.close().await;
+        return Err(AppError::LockHeld(busy));
+    }
+    // Holding the leases, no other syncer runs these accounts: runs left 'running' were killed.
+    let held = leases.held();
+    let held: Vec<&str> = held.iter().map(String::as_str).collect();
+    if let Ok(n @ 1..) = store.fail_abandoned_runs(&held, engine.holder()).await {
         tracing::warn!(runs = n, "marked runs of a killed syncer as failed");
     }
-    let fence = lock.fence();
     let reports = engine
-        .run_together(&kinds_of(cmd), request, &fence, cancel)
+        .run_together(&kinds_of(cmd), request, &fences, cancel)
         .await;
-    lock.release().await;
+    leases.close().await;
     Ok(reports)
 }
 

@@ -34,6 +34,7 @@ pub fn routes(store: Store, tz: chrono_tz::Tz, max_concurrent_reports: usize) ->
     Router::new()
         .route("/api/v1/usage", get(usage))
         .route("/api/v1/sims/{iccid}/daily", get(sim_daily))
+        .route("/api/v1/alerts", get(alerts))
         .with_state(ApiState {
             store,
             tz,
@@ -43,6 +44,9 @@ pub fn routes(store: Store, tz: chrono_tz::Tz, max_concurrent_reports: usize) ->
 
 const USAGE_PARAMS: &[&str] = &["month", "group_by", "format", "top"];
 const DAILY_PARAMS: &[&str] = &["from", "to", "format"];
+const ALERTS_PARAMS: &[&str] = &["alertname", "limit"];
+const ALERTS_LIMIT_DEFAULT: i64 = 1_000;
+const ALERTS_LIMIT_MAX: i64 = 10_000;
 
 /// How the API answers a request it cannot serve.
 enum ApiError {
@@ -231,4 +235,82 @@ async fn sim_daily(
     } else {
         Json(r).into_response()
     })
+}
+
+/// A validated alerts request.
+#[derive(Debug, PartialEq)]
+struct AlertsRequest {
+    alertname: Option<String>,
+    limit: i64,
+}
+
+fn parse_alerts(raw: Option<&str>) -> Result<AlertsRequest, ApiError> {
+    let q = parse_query(raw, ALERTS_PARAMS)?;
+    let alertname = q.get("alertname").map(str::to_owned);
+    if let Some(name) = &alertname {
+        if !crate::store::alerts::KINDS.contains(&name.as_str()) {
+            return Err(bad(format!(
+                "alertname must be one of {}, got {}",
+                crate::store::alerts::KINDS.join("|"),
+                echo(name)
+            )));
+        }
+    }
+    let limit = match q.get("limit") {
+        None => ALERTS_LIMIT_DEFAULT,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=ALERTS_LIMIT_MAX).contains(n))
+            .ok_or_else(|| {
+                bad(format!(
+                    "limit must be 1..={ALERTS_LIMIT_MAX}, got {}",
+                    echo(l)
+                ))
+            })?,
+    };
+    Ok(AlertsRequest { alertname, limit })
+}
+
+/// The firing alerts as Alertmanager v2 alerts (the body gsl-sync posts to `/api/v2/alerts`), newest
+/// first, so what a receiver gets can be read without one.
+async fn alerts(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let req = parse_alerts(raw.as_deref())?;
+    let firing = st
+        .store
+        .firing_alerts(req.alertname.as_deref(), req.limit)
+        .await
+        .map_err(ReportError::from)?;
+    // A firing alert's `endsAt` a while ahead, as when posted: a viewer treats it as firing until then.
+    let until = chrono::Utc::now() + chrono::Duration::hours(1);
+    let body: Vec<serde_json::Value> = firing
+        .iter()
+        .map(|a| crate::alerts::alertmanager_alert(a, until))
+        .collect();
+    Ok(Json(body).into_response())
+}
+
+#[cfg(test)]
+mod alerts_tests {
+    use super::*;
+
+    #[test]
+    fn alerts_take_a_known_kind_and_a_bounded_limit() {
+        let all = parse_alerts(None).unwrap_or_else(|_| panic!("no parameters"));
+        assert_eq!(all.limit, ALERTS_LIMIT_DEFAULT);
+        assert_eq!(all.alertname, None);
+        let one = parse_alerts(Some("alertname=GslSimSuspended&limit=5"))
+            .unwrap_or_else(|_| panic!("valid"));
+        assert_eq!(one.alertname.as_deref(), Some("GslSimSuspended"));
+        assert_eq!(one.limit, 5);
+        for bad in [
+            "alertname=Nope",
+            "limit=0",
+            "limit=10001",
+            "limit=x",
+            "other=1",
+        ] {
+            assert!(parse_alerts(Some(bad)).is_err(), "{bad}");
+        }
+    }
 }

@@ -29,6 +29,9 @@ pub struct Telemetry {
     pub build_info: IntGaugeVec,
     pub api_implausible_values: IntCounterVec,
     pub guard_actions: IntCounterVec,
+    pub freshness: super::freshness::Freshness,
+    /// `sync.timezone`: where a data day ends.
+    zone: chrono_tz::Tz,
 }
 
 impl Default for Telemetry {
@@ -137,6 +140,7 @@ impl Telemetry {
             .expect("unique metric");
         let api_implausible_values = implausible_values_family(&registry);
         let guard_actions = super::guard::guard_actions_family(&registry);
+        let freshness = super::freshness::Freshness::register(&registry);
         Self {
             registry,
             api_requests,
@@ -150,7 +154,15 @@ impl Telemetry {
             build_info,
             api_implausible_values,
             guard_actions,
+            freshness,
+            zone: chrono_tz::Asia::Shanghai,
         }
+    }
+
+    /// Days end at midnight in `zone` (`sync.timezone`) for the freshness gauges.
+    pub fn in_zone(mut self, zone: chrono_tz::Tz) -> Self {
+        self.zone = zone;
+        self
     }
 
     /// Creates every counter series the daemon can move, at 0, so `rate()` and `increase()` see the first
@@ -242,6 +254,7 @@ impl Telemetry {
     }
 
     pub fn seed(&self, runs: &[LastRun]) {
+        self.freshness.seed(runs, self.zone);
         for run in runs {
             let labels = [run.account.as_str(), run.job.as_str()];
             if let Some(at) = run.last_success {

@@ -2,6 +2,7 @@
 //! notifier report into through their observer traits) and the log subscriber.
 
 mod families;
+mod freshness;
 mod guard;
 mod logging;
 

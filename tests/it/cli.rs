@@ -239,17 +239,42 @@ async fn the_demo_syncs_a_simulated_fleet_and_says_where_to_look(pool: PgPool) {
             .fetch_all(&demo)
             .await
             .unwrap();
-    for kind in [
+    let every_kind = [
+        "GslPoolQuotaCritical",
         "GslPoolQuotaWarning",
         "GslSimExhaustionProjected",
         "GslSimQuotaCritical",
         "GslSimQuotaWarning",
         "GslSimSuspended",
         "GslSimUsageAnomaly",
-    ] {
+    ];
+    for kind in every_kind {
         assert!(kinds.iter().any(|k| k == kind), "{kind} missing: {kinds:?}");
         assert!(stdout.contains(kind), "{kind} not printed: {stdout}");
     }
+    assert_eq!(kinds, every_kind, "every kind of alert, and only those");
+    // The same alerts as Alertmanager receives them, from the route the demo prints.
+    assert!(stdout.contains("/api/v1/alerts"), "{stdout}");
+    let base = crate::status::serve(demo.clone()).await;
+    let body: serde_json::Value = reqwest::get(format!("{base}/api/v1/alerts"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: std::collections::BTreeSet<&str> = body
+        .as_array()
+        .expect("an array of alerts")
+        .iter()
+        .map(|a| {
+            for key in ["startsAt", "endsAt", "generatorURL"] {
+                assert!(a[key].is_string(), "{key} in {a}");
+            }
+            assert!(a["annotations"]["summary"].is_string(), "{a}");
+            a["labels"]["alertname"].as_str().expect("alertname")
+        })
+        .collect();
+    assert_eq!(names, every_kind.into(), "{body}");
     demo.close().await;
     // The next steps work as printed, pasted into a shell (cargo's DATABASE_URL notwithstanding).
     let steps: Vec<&str> = stdout

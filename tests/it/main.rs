@@ -10,6 +10,7 @@ mod faults;
 mod guard;
 mod helpers;
 mod http;
+mod leases;
 mod metrics;
 mod replicas;
 mod report;

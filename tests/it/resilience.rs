@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gsl_sync::store::{Fence, Store};
 use gsl_sync::sync::daemon::{AfterJob, Daemon, ElectionTimings};
-use gsl_sync::sync::{JobKind, JobReport, JobRequest};
+use gsl_sync::sync::{Fences, JobKind, JobReport, JobRequest};
 use gsl_sync::telemetry::Telemetry;
 use sqlx::PgPool;
 use tokio::io::AsyncBufReadExt;
@@ -342,7 +342,7 @@ async fn postgres_going_away_mid_run_fails_the_run_cleanly_and_the_next_one_comp
         .run(
             JobKind::Inventory,
             JobRequest::Scheduled,
-            &Fence::unfenced(),
+            &Fences::every(Fence::unfenced()),
             &CancellationToken::new(),
         )
         .await]);
@@ -353,7 +353,7 @@ async fn postgres_going_away_mid_run_fails_the_run_cleanly_and_the_next_one_comp
         tokio::time::sleep(Duration::from_secs(2)).await;
         proxy.restore();
     };
-    let (fence, never) = (Fence::unfenced(), CancellationToken::new());
+    let (fence, never) = (Fences::every(Fence::unfenced()), CancellationToken::new());
     let (report, _) = tokio::join!(
         engine.run(JobKind::DailyFlow, JobRequest::Scheduled, &fence, &never),
         cut_later
@@ -364,7 +364,7 @@ async fn postgres_going_away_mid_run_fails_the_run_cleanly_and_the_next_one_comp
         .run(
             JobKind::DailyFlow,
             JobRequest::Scheduled,
-            &Fence::unfenced(),
+            &Fences::every(Fence::unfenced()),
             &CancellationToken::new(),
         )
         .await;

@@ -66,7 +66,7 @@ async fn seed(pool: &PgPool) {
 }
 
 /// Serves the pages and the report API on a free port; returns the base URL.
-async fn serve(pool: PgPool) -> String {
+pub(crate) async fn serve(pool: PgPool) -> String {
     let store = Store::from_pool(pool);
     let options = StatusOptions {
         schedules: vec![

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use gsl_sync::simulator::{DriftFault, Faults, SimulatorHandle};
 use gsl_sync::store::{Fence, Store};
-use gsl_sync::sync::{Engine, JobKind, JobReport, JobRequest};
+use gsl_sync::sync::{Engine, Fences, JobKind, JobReport, JobRequest};
 use gsl_sync::telemetry::Telemetry;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -23,7 +23,7 @@ pub async fn run(engine: &Engine, kinds: &[JobKind]) -> Vec<JobReport> {
             .run(
                 *kind,
                 JobRequest::Scheduled,
-                &Fence::unfenced(),
+                &Fences::every(Fence::unfenced()),
                 &CancellationToken::new(),
             )
             .await;
@@ -420,7 +420,7 @@ async fn jobs_side_by_side_complete_every_card_the_inventory_lists(pool: PgPool)
         .run_together(
             &JobKind::ALL,
             JobRequest::Scheduled,
-            &Fence::unfenced(),
+            &Fences::every(Fence::unfenced()),
             &CancellationToken::new(),
         )
         .await;

@@ -242,6 +242,13 @@ impl Budget {
         }
     }
 
+    /// Permits per second in all, `None` when unlimited: jobs size how many calls they keep in flight by it.
+    pub fn per_second(&self) -> Option<f64> {
+        self.shared
+            .total
+            .map(|i| JITTER_MARGIN / i.as_secs_f64().max(f64::MIN_POSITIVE))
+    }
+
     /// Permits handed out so far.
     pub fn granted(&self) -> u64 {
         self.shared

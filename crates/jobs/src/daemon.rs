@@ -1,40 +1,45 @@
-//! The long-running syncer: elects one active replica through a Postgres advisory lock, runs the scheduled
-//! jobs while it holds the lock, catches up missed runs, and stops at a safe point on shutdown.
+//! The long-running syncer. Each replica holds a fair share of the accounts through per-account leases
+//! (Postgres advisory locks), runs the scheduled jobs of the accounts it holds, catches up their missed
+//! runs, and stops at a safe point on shutdown. One more lock picks the replica that delivers alerts.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::engine::{Engine, JobReport, JobRequest};
+use super::engine::{Engine, JobReport};
 use super::guard::GuardRunner;
 use super::schedule::{self, JobKind, JobQueue};
-use gsl_store::{LeaderLock, Store};
+use super::worker::Worker;
+use gsl_store::{fair_share, LeaderLock, Leases, Store};
 
-/// What the daemon does after each job, e.g. refresh gauges and evaluate alerts. Implemented at the edge, so
-/// that sync does not depend on metrics or alerts.
+/// What the daemon does after each job (refresh gauges, evaluate alerts) and when its leases change.
+/// Implemented at the edge, so that sync does not depend on metrics or alerts.
 #[async_trait::async_trait]
 pub trait AfterJob: Send + Sync {
     async fn after_job(&self, report: &JobReport);
+
+    /// The accounts this replica syncs now.
+    fn leases_changed(&self, _held: &[String]) {}
 }
 
-/// Timings of leader election; tests shorten them.
+/// Timings of the lease loop; tests shorten them.
 #[derive(Debug, Clone, Copy)]
 pub struct ElectionTimings {
-    /// How often a follower tries to take the lock.
+    /// How often a replica balances its leases (takes free accounts, gives back more than its share).
+    /// A dead replica's accounts are taken over within about one period.
     pub retry: Duration,
-    /// How often the leader checks that its lock connection is alive.
+    /// How often the lease connection is checked between balances.
     pub check: Duration,
 }
 
 impl Default for ElectionTimings {
     fn default() -> Self {
         Self {
-            retry: Duration::from_secs(15),
-            check: Duration::from_secs(10),
+            retry: Duration::from_secs(5),
+            check: Duration::from_secs(5),
         }
     }
 }
@@ -44,7 +49,8 @@ pub struct Daemon {
     store: Store,
     hooks: Arc<dyn AfterJob>,
     timings: ElectionTimings,
-    leading: Arc<AtomicBool>,
+    syncing: Arc<AtomicBool>,
+    delivering: Arc<AtomicBool>,
     guard: Option<Arc<GuardRunner>>,
 }
 
@@ -60,41 +66,40 @@ impl Daemon {
             store,
             hooks,
             timings,
-            leading: Arc::new(AtomicBool::new(false)),
+            syncing: Arc::new(AtomicBool::new(false)),
+            delivering: Arc::new(AtomicBool::new(false)),
             guard: None,
         }
     }
 
-    /// Runs guard passes after each daily-flow job and every `guard.interval`.
+    /// Runs guard passes over each held account after its daily-flow job and every `guard.interval`.
     pub fn with_guard(mut self, guard: GuardRunner) -> Self {
         self.guard = Some(Arc::new(guard));
         self
     }
 
-    /// True while this replica holds the sync lock.
+    /// True while this replica holds at least one account's lease.
     pub fn leading(&self) -> Arc<AtomicBool> {
-        self.leading.clone()
+        self.syncing.clone()
     }
 
-    /// Runs until `shutdown` is cancelled. Returns once no job is running and the lock is released.
+    /// True while this replica is the one that delivers alert notifications.
+    pub fn delivering(&self) -> Arc<AtomicBool> {
+        self.delivering.clone()
+    }
+
+    /// Runs until `shutdown` is cancelled. Returns once no job is running and every lease is released.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), schedule::ScheduleError> {
         let (queue, mut rx) = JobQueue::new();
         let triggers = schedule::start_triggers(self.engine.settings(), queue.clone())?;
         while !shutdown.is_cancelled() {
-            match LeaderLock::try_acquire(
-                &self.store,
-                self.engine.settings().leader_lock_key,
-                self.engine.holder(),
-            )
-            .await
-            {
-                Ok(Some(lock)) => self.lead(lock, &queue, &mut rx, &shutdown).await,
-                Ok(None) => tracing::debug!("another replica holds the sync lock"),
-                Err(e) => tracing::warn!(error = %e, "could not try the sync lock"),
-            }
-            // A follower drops the triggers it sees: the leader runs them.
-            while let Ok(kind) = rx.try_recv() {
-                queue.done(kind);
+            let key = self.engine.settings().leader_lock_key;
+            match Leases::open(&self.store, key, self.engine.holder()).await {
+                Ok(leases) => {
+                    let held = Held::new(&self, Arc::new(leases));
+                    held.run(&queue, &mut rx, &shutdown).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not open the lease connection"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.timings.retry) => {}
@@ -104,127 +109,188 @@ impl Daemon {
         triggers.shutdown().await;
         Ok(())
     }
+}
 
-    async fn lead(
-        &self,
-        lock: LeaderLock,
+/// One lease connection's life: the accounts held on it and their workers.
+struct Held<'a> {
+    daemon: &'a Daemon,
+    leases: Arc<Leases>,
+    workers: BTreeMap<String, Worker>,
+    delivery: Option<LeaderLock>,
+}
+
+impl<'a> Held<'a> {
+    fn new(daemon: &'a Daemon, leases: Arc<Leases>) -> Self {
+        Self {
+            daemon,
+            leases,
+            workers: BTreeMap::new(),
+            delivery: None,
+        }
+    }
+
+    async fn run(
+        mut self,
         queue: &JobQueue,
-        rx: &mut mpsc::UnboundedReceiver<JobKind>,
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<JobKind>,
         shutdown: &CancellationToken,
     ) {
-        tracing::info!(
-            holder = self.engine.holder(),
-            "this replica is now the syncer"
-        );
-        self.leading.store(true, Ordering::SeqCst);
-        let lost = shutdown.child_token();
-        match self.store.fail_abandoned_runs(self.engine.holder()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(runs = n, "marked runs of a stopped syncer as failed"),
-            Err(e) => tracing::warn!(error = %e, "could not mark abandoned runs"),
-        }
-        self.queue_missed_runs(queue).await;
-        let fence = lock.fence();
-        let lock = Arc::new(lock);
-        let watchdog = tokio::spawn(watch_lock(lock.clone(), lost.clone(), self.timings.check));
-        // Jobs run side by side, drawing on each account's one call budget (daily flow first); the queue
-        // keeps any one kind from running twice at a time.
-        let mut running = tokio::task::JoinSet::new();
-        let mut guard_tick = self
-            .guard
-            .as_ref()
-            .map(|g| tokio::time::interval(g.settings.interval));
+        let timings = self.daemon.timings;
+        // The first balance waits one period, so replicas that start together count each other first.
+        let mut balance =
+            tokio::time::interval_at(tokio::time::Instant::now() + timings.retry, timings.retry);
+        let mut check = tokio::time::interval(timings.check);
         loop {
-            let kind = tokio::select! {
-                _ = lost.cancelled() => break,
-                _ = tick(&mut guard_tick) => {
-                    if let Some(guard) = self.guard.clone() {
-                        let (engine, store, lost) = (self.engine.clone(), self.store.clone(), lost.clone());
-                        running.spawn(async move { guard.pass(&engine, &store, &fence, &lost).await });
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = balance.tick() => {
+                    if let Err(e) = self.balance().await {
+                        tracing::warn!(error = %e, "could not balance the account leases");
                     }
-                    continue;
+                    self.hold_delivery().await;
                 }
-                Some(done) = running.join_next(), if !running.is_empty() => {
-                    if let Err(e) = done {
-                        tracing::error!(error = %e, "a job task ended abnormally");
+                _ = check.tick() => {
+                    if !self.leases.alive().await {
+                        tracing::warn!("lost the lease connection; this replica stops syncing until it reconnects");
+                        break;
                     }
-                    continue;
                 }
-                kind = rx.recv() => match kind { Some(k) => k, None => break },
-            };
-            let (engine, hooks, queue, lost) = (
-                self.engine.clone(),
-                self.hooks.clone(),
-                queue.clone(),
-                lost.clone(),
-            );
-            let (guard, store) = (self.guard.clone(), self.store.clone());
-            running.spawn(async move {
-                let report = engine.run(kind, JobRequest::Scheduled, &fence, &lost).await;
-                queue.done(kind);
-                hooks.after_job(&report).await;
-                // The night's figures are in and the alerts evaluated: the guard acts on them now.
-                if let (Some(guard), JobKind::DailyFlow) = (guard, kind) {
-                    guard.pass(&engine, &store, &fence, &lost).await;
+                Some(kind) = rx.recv() => {
+                    // Triggers fire for every account; each worker runs its own.
+                    for worker in self.workers.values() {
+                        worker.push(kind);
+                    }
+                    queue.done(kind);
                 }
-            });
+            }
         }
-        // Stopping or lost: every job stops at its next safe point; wait for them before letting go.
-        lost.cancel();
-        while running.join_next().await.is_some() {}
-        watchdog.abort();
-        self.leading.store(false, Ordering::SeqCst);
-        if !shutdown.is_cancelled() {
-            tracing::warn!("lost the sync lock; this replica stops syncing until it wins it again");
-        }
-        match Arc::try_unwrap(lock) {
-            Ok(lock) => lock.release().await,
-            Err(_) => tracing::debug!("lock connection dropped with the watchdog"),
-        }
+        self.stop_all().await;
     }
 
-    async fn queue_missed_runs(&self, queue: &JobQueue) {
-        let settings = self.engine.settings();
-        let now = Utc::now();
-        for kind in JobKind::ALL {
-            let mut oldest = None;
-            let mut any_missing = false;
-            for account in self.engine.account_names() {
-                match self.store.last_success(account, kind.as_str()).await {
-                    Ok(Some(t)) => {
-                        oldest = Some(oldest.map_or(t, |o: chrono::DateTime<Utc>| o.min(t)))
-                    }
-                    Ok(None) => any_missing = true,
-                    Err(e) => {
-                        tracing::warn!(error = %e, job = kind.as_str(), "could not read the last run")
-                    }
-                }
+    /// Takes free accounts up to this replica's fair share, and gives back idle ones beyond it.
+    async fn balance(&mut self) -> gsl_store::Result<()> {
+        let engine = &self.daemon.engine;
+        let accounts: Vec<String> = engine.account_names().map(str::to_owned).collect();
+        let share = fair_share(accounts.len(), self.leases.replicas().await?);
+        let before = self.workers.len();
+        for account in rotated(&accounts, engine.holder()) {
+            if self.workers.len() >= share {
+                break;
             }
-            let last = if any_missing { None } else { oldest };
-            if schedule::missed(kind.cron(settings), settings.timezone, now, last) {
-                tracing::info!(job = kind.as_str(), "catching up a missed run");
-                queue.push(kind);
+            if self.workers.contains_key(&account) {
+                continue;
             }
+            if let Some(fence) = self.leases.try_take(&account).await? {
+                tracing::info!(account = %account, "took the account's sync lease");
+                let worker = Worker::start(self.daemon.worker_parts(), &account, fence).await;
+                self.workers.insert(account, worker);
+            }
+        }
+        let idle: Vec<String> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.idle())
+            .map(|(a, _)| a.clone())
+            .collect();
+        for account in idle
+            .into_iter()
+            .take(self.workers.len().saturating_sub(share))
+        {
+            if let Some(worker) = self.workers.remove(&account) {
+                worker.stop().await;
+            }
+            self.leases.release(&account).await?;
+            tracing::info!(account = %account, "gave the account's sync lease back for another replica");
+        }
+        if self.workers.len() != before || before == 0 {
+            self.publish();
+        }
+        Ok(())
+    }
+
+    /// One replica delivers notifications, so receivers hear each alert once.
+    async fn hold_delivery(&mut self) {
+        if let Some(lock) = &self.delivery {
+            if lock.check().await {
+                return;
+            }
+            self.delivery = None;
+        }
+        let d = self.daemon;
+        let key = d.engine.settings().leader_lock_key;
+        match LeaderLock::try_acquire(&d.store, key, d.engine.holder()).await {
+            Ok(lock) => self.delivery = lock,
+            Err(e) => tracing::warn!(error = %e, "could not try the delivery lock"),
+        }
+        d.delivering
+            .store(self.delivery.is_some(), Ordering::SeqCst);
+    }
+
+    fn publish(&self) {
+        let held: Vec<String> = self.workers.keys().cloned().collect();
+        self.daemon
+            .syncing
+            .store(!held.is_empty(), Ordering::SeqCst);
+        self.daemon.hooks.leases_changed(&held);
+    }
+
+    /// Stopping or lost: every job stops at its next safe point; the leases go only after that.
+    async fn stop_all(mut self) {
+        let workers = std::mem::take(&mut self.workers);
+        futures::future::join_all(workers.into_values().map(Worker::stop)).await;
+        self.publish();
+        if let Some(lock) = self.delivery.take() {
+            lock.release().await;
+        }
+        self.daemon.delivering.store(false, Ordering::SeqCst);
+        if let Ok(leases) = Arc::try_unwrap(self.leases) {
+            leases.close().await;
         }
     }
 }
 
-/// The guard's next tick, or never when no guard runs.
-async fn tick(interval: &mut Option<tokio::time::Interval>) {
-    match interval {
-        Some(i) => {
-            i.tick().await;
+impl Daemon {
+    fn worker_parts(&self) -> super::worker::Parts {
+        super::worker::Parts {
+            engine: self.engine.clone(),
+            store: self.store.clone(),
+            hooks: self.hooks.clone(),
+            guard: self.guard.clone(),
         }
-        None => std::future::pending().await,
     }
 }
 
-async fn watch_lock(lock: Arc<LeaderLock>, lost: CancellationToken, every: Duration) {
-    loop {
-        tokio::time::sleep(every).await;
-        if !lock.check().await {
-            lost.cancel();
-            return;
-        }
+/// The accounts in an order that starts at a place of this replica's own, so replicas that balance at
+/// the same moment mostly try different accounts first.
+fn rotated(accounts: &[String], holder: &str) -> Vec<String> {
+    if accounts.is_empty() {
+        return Vec::new();
+    }
+    let start = holder.bytes().fold(0usize, |h, b| {
+        h.wrapping_mul(31).wrapping_add(usize::from(b))
+    }) % accounts.len();
+    accounts[start..]
+        .iter()
+        .chain(&accounts[..start])
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_account_is_tried_once_from_the_holders_place() {
+        let accounts: Vec<String> = ["a", "b", "c", "d"].map(String::from).into();
+        let order = rotated(&accounts, "replica-7");
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(sorted, accounts);
+        assert!(rotated(&[], "x").is_empty());
+        let starts: std::collections::BTreeSet<String> = (0..20)
+            .map(|i| rotated(&accounts, &format!("replica-{i}"))[0].clone())
+            .collect();
+        assert!(starts.len() > 1, "holders start at different accounts");
     }
 }

@@ -1,7 +1,7 @@
 //! The daily-flow job: asks the planner which month/date queries to send, sends them for every batch of
 //! active cards, and records how far each month is fetched and which days were lost.
 
-use chrono::Datelike;
+use chrono::{Datelike, NaiveDate};
 use futures::StreamExt;
 
 use super::engine::{Counts, JobContext, SyncError};
@@ -13,10 +13,6 @@ use gsl_client::{CardSelector, DailyFlowQuery};
 use gsl_domain::{FlowPeriod, YearMonth};
 use gsl_store::flow_state::FlowMonthState;
 use gsl_store::CardKey;
-
-/// Calls in flight at once; the client's rate limiter, not this, keeps to GSL's budget. A few keep the
-/// budget spent while one call waits on the network.
-const IN_FLIGHT: usize = 4;
 
 /// Rows merged per transaction: answers are buffered up to this (a killed run refetches what was unmerged).
 const MERGE_ROWS: usize = 2_000;
@@ -33,7 +29,7 @@ pub(crate) async fn run(
     };
     let mut counts = Counts::default();
     record_gap(ctx, &plan, &mut counts);
-    let mut feed = CardFeed::default();
+    let mut feed = CardFeed::new(ctx);
     let cards = feed.next(ctx).await?.unwrap_or_default();
     let batches: Vec<&[CardKey]> = cards.chunks(ctx.settings.daily_flow_batch_size).collect();
     let calls_total = (plan.periods.len() * batches.len()) as u64;
@@ -52,6 +48,7 @@ pub(crate) async fn run(
         }
     }
     maintain_partitions(ctx, &mut counts).await?;
+    counts.complete_through = complete_through(ctx).await?;
     counts.details.insert(
         "periods".into(),
         plan.periods.iter().map(describe).collect::<Vec<_>>().into(),
@@ -110,6 +107,7 @@ async fn fetch_period(
         })
         .collect();
     let cancel = ctx.cancel.clone();
+    let in_flight = ctx.calls_in_flight();
     let mut answers = futures::stream::iter(queries)
         .map(move |query| {
             let client = client.clone();
@@ -121,10 +119,10 @@ async fn fetch_period(
                 }
             }
         })
-        .buffer_unordered(IN_FLIGHT);
+        .buffer_unordered(in_flight);
     // Fetching and merging overlap: while a merge waits on Postgres the calls go on, so the API budget, not
     // the database, sets the pace. The channel bounds how many answers wait for a merge.
-    let (tx, mut rx) = tokio::sync::mpsc::channel(IN_FLIGHT * 2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(in_flight * 2);
     let fetch = async move {
         while let Some(answer) = answers.next().await {
             if tx.send(answer).await.is_err() {
@@ -205,6 +203,12 @@ async fn mark_fetched(
         )
         .await?;
     Ok(())
+}
+
+/// The last day stored for every card: the newest month's recorded progress.
+async fn complete_through(ctx: &JobContext<'_>) -> Result<Option<NaiveDate>, SyncError> {
+    let states = ctx.store.daily_flow_state(&ctx.account.name).await?;
+    Ok(states.iter().map(|s| s.complete_through).max())
 }
 
 fn to_planner(states: &[FlowMonthState]) -> Vec<MonthState> {

@@ -1,5 +1,6 @@
 //! The engine: runs one job for every account, each recorded in `sync_runs` and counted in metrics.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,6 +47,8 @@ pub struct Counts {
     pub gap_days: Vec<NaiveDate>,
     /// Set when the job stored what it got but could not fetch everything (e.g. a drifting inventory pass).
     pub incomplete: Option<String>,
+    /// Daily flow: the last day now stored for every card.
+    pub complete_through: Option<NaiveDate>,
     pub details: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -95,6 +98,9 @@ impl JobReport {
 pub struct Account {
     pub name: String,
     pub client: GslClient,
+    /// Rings when the account's inventory has merged cards (or finished), so jobs beside it that wait for
+    /// new cards look at once instead of at their next poll.
+    pub(crate) cards_merged: tokio::sync::watch::Sender<u64>,
 }
 
 impl Account {
@@ -102,7 +108,44 @@ impl Account {
         Self {
             name: client.account().to_owned(),
             client,
+            cards_merged: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    pub(crate) fn ring_cards_merged(&self) {
+        self.cards_merged.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// The write fence of each account a run covers: accounts without one are not run (another replica
+/// holds their lease).
+#[derive(Debug, Clone, Default)]
+pub struct Fences {
+    every: Option<Fence>,
+    accounts: BTreeMap<String, Fence>,
+}
+
+impl Fences {
+    /// The same fence for every account (one-shot tools, tests, benches).
+    pub fn every(fence: Fence) -> Self {
+        Self {
+            every: Some(fence),
+            accounts: BTreeMap::new(),
+        }
+    }
+
+    /// Only `account`, with its lease's fence.
+    pub fn one(account: &str, fence: Fence) -> Self {
+        Self::default().with(account, fence)
+    }
+
+    pub fn with(mut self, account: &str, fence: Fence) -> Self {
+        self.accounts.insert(account.to_owned(), fence);
+        self
+    }
+
+    fn of(&self, account: &str) -> Option<&Fence> {
+        self.accounts.get(account).or(self.every.as_ref())
     }
 }
 
@@ -120,7 +163,23 @@ pub(crate) struct JobContext<'a> {
     pub today: NaiveDate,
 }
 
+/// Calls a job keeps in flight: enough to use its budget while answers take up to about a second, and a
+/// bound on memory when the budget is unlimited or huge.
+const IN_FLIGHT_LATENCY_SECONDS: f64 = 1.0;
+const IN_FLIGHT_MIN: usize = 4;
+const IN_FLIGHT_MAX: usize = 64;
+
+pub(crate) fn in_flight_for(per_second: Option<f64>) -> usize {
+    let wanted = per_second.map_or(16.0, |r| (r * IN_FLIGHT_LATENCY_SECONDS).ceil());
+    (wanted as usize).clamp(IN_FLIGHT_MIN, IN_FLIGHT_MAX)
+}
+
 impl JobContext<'_> {
+    /// How many calls this job keeps in flight (the budget, not this bound, sets the pace).
+    pub fn calls_in_flight(&self) -> usize {
+        in_flight_for(self.client.budget().per_second())
+    }
+
     pub fn check_cancelled(&self) -> Result<(), SyncError> {
         if self.cancel.is_cancelled() {
             Err(SyncError::Cancelled)
@@ -219,15 +278,19 @@ impl Engine {
             .date_naive()
     }
 
-    /// Runs `kind` for every account concurrently (each account has its own rate budget).
+    /// Runs `kind` for every account that has a fence, concurrently (each account has its own budget).
     pub async fn run(
         &self,
         kind: JobKind,
         request: JobRequest,
-        fence: &Fence,
+        fences: &Fences,
         cancel: &CancellationToken,
     ) -> JobReport {
-        let runs = futures::future::join_all(self.accounts.iter().map(|account| {
+        let fenced = self
+            .accounts
+            .iter()
+            .filter_map(|account| Some((account, fences.of(&account.name)?)));
+        let runs = futures::future::join_all(fenced.map(|(account, fence)| {
             let span = tracing::info_span!("job", account = %account.name, job = kind.as_str());
             self.run_account(kind, request, account, fence, cancel)
                 .instrument(span)
@@ -242,13 +305,13 @@ impl Engine {
         &self,
         kinds: &[JobKind],
         request: JobRequest,
-        fence: &Fence,
+        fences: &Fences,
         cancel: &CancellationToken,
     ) -> Vec<JobReport> {
         futures::future::join_all(
             kinds
                 .iter()
-                .map(|&kind| self.run(kind, request, fence, cancel)),
+                .map(|&kind| self.run(kind, request, fences, cancel)),
         )
         .await
     }
@@ -320,6 +383,9 @@ impl Engine {
             error,
         };
         self.finish(kind, &run, run_id, started, clock).await;
+        if kind == JobKind::Inventory {
+            account.ring_cards_merged();
+        }
         run
     }
 
@@ -347,6 +413,7 @@ impl Engine {
             gap_days: c.gap_days.clone(),
             details: serde_json::Value::Object(c.details.clone()),
             error: error.clone(),
+            data_complete_through: c.complete_through.filter(|_| error.is_none()),
         };
         if let Err(e) = self.store.finish_run(run_id, &outcome).await {
             tracing::error!(run_id, error = %e, "could not record the run's end");
@@ -375,5 +442,19 @@ impl Engine {
                 "sync run failed"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_in_flight_follow_the_budget() {
+        assert_eq!(in_flight_for(Some(5.0)), 5);
+        assert_eq!(in_flight_for(Some(1.0)), IN_FLIGHT_MIN);
+        assert_eq!(in_flight_for(Some(100.0)), 64);
+        assert_eq!(in_flight_for(Some(40.0)), 40);
+        assert_eq!(in_flight_for(None), 16);
     }
 }

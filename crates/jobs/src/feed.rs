@@ -21,18 +21,29 @@ const POLL: Duration = Duration::from_secs(2);
 /// transaction's start, which may precede a look that could not yet see it (merges take seconds).
 const OVERLAP: chrono::Duration = chrono::Duration::minutes(5);
 
-#[derive(Default)]
 pub(crate) struct CardFeed {
     known: HashSet<i64>,
     /// Where the next look starts; `None` until the first look, which takes every stored card.
     since: Option<DateTime<Utc>>,
+    /// The inventory of this process rings it after each merge; the poll covers one running elsewhere.
+    merged: tokio::sync::watch::Receiver<u64>,
 }
 
 impl CardFeed {
+    pub fn new(ctx: &JobContext<'_>) -> Self {
+        Self {
+            known: HashSet::new(),
+            since: None,
+            merged: ctx.account.cards_merged.subscribe(),
+        }
+    }
+
     /// The next cards to work on: all stored cards the first time (possibly none), then each time cards
     /// the inventory added meanwhile; `None` once no inventory pass runs and every card was handed out.
     pub async fn next(&mut self, ctx: &JobContext<'_>) -> Result<Option<Vec<CardKey>>, SyncError> {
         loop {
+            // Whatever was rung before this look is covered by it.
+            self.merged.borrow_and_update();
             // Read first: a pass that ends between the two reads has merged everything it listed.
             let listing = ctx
                 .store
@@ -58,6 +69,7 @@ impl CardFeed {
             tokio::select! {
                 _ = ctx.cancel.cancelled() => return Err(SyncError::Cancelled),
                 _ = tokio::time::sleep(POLL) => {}
+                Ok(()) = self.merged.changed() => {}
             }
         }
     }

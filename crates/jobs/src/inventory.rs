@@ -65,7 +65,12 @@ async fn merge_batch(
     Ok((batch.len(), stats))
 }
 
-fn absorb(counts: &mut Counts, (rows, stats): (usize, gsl_store::MergeStats)) {
+fn absorb(
+    ctx: &JobContext<'_>,
+    counts: &mut Counts,
+    (rows, stats): (usize, gsl_store::MergeStats),
+) {
+    ctx.account.ring_cards_merged();
     counts.items_seen += rows as u64;
     counts.inserted += stats.inserted;
     counts.updated += stats.updated;
@@ -104,6 +109,9 @@ async fn pass(
         let mut pending = Vec::new();
         let mut merging = FuturesUnordered::new();
         let mut listed = 0u64;
+        // The first merges are small, so the jobs beside the inventory get cards within a page or two
+        // (on an empty database they have nothing else to do); later ones grow to MERGE_ROWS.
+        let mut merge_at = (ctx.settings.page_size.max(1) as usize).min(MERGE_ROWS);
         loop {
             tokio::select! {
                 page = rx.recv() => {
@@ -111,10 +119,11 @@ async fn pass(
                     counts.api_calls += 1;
                     listed += page.sim_cards.len() as u64;
                     pending.extend(page.sim_cards.iter().map(|c| map::card_row(c, data_date)));
-                    if pending.len() >= MERGE_ROWS {
+                    if pending.len() >= merge_at {
+                        merge_at = (merge_at * 2).min(MERGE_ROWS);
                         if merging.len() >= MERGES_IN_FLIGHT {
                             if let Some(done) = merging.next().await {
-                                absorb(counts, done?);
+                                absorb(ctx, counts, done?);
                             }
                         }
                         merging.push(merge_batch(ctx, std::mem::take(&mut pending)));
@@ -130,12 +139,12 @@ async fn pass(
                         calls_total: Some(total.div_ceil(u64::from(ctx.settings.page_size))),
                     });
                 }
-                Some(done) = merging.next(), if !merging.is_empty() => absorb(counts, done?),
+                Some(done) = merging.next(), if !merging.is_empty() => absorb(ctx, counts, done?),
             }
         }
         merging.push(merge_batch(ctx, pending));
         while let Some(done) = merging.next().await {
-            absorb(counts, done?);
+            absorb(ctx, counts, done?);
         }
         Ok::<_, SyncError>(())
     };

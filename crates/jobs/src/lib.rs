@@ -18,8 +18,9 @@ mod pools;
 pub mod progress;
 pub mod schedule;
 mod settings;
+mod worker;
 
-pub use engine::{Account, Engine, JobReport, JobRequest, SyncError};
+pub use engine::{Account, Engine, Fences, JobReport, JobRequest, SyncError};
 pub use observe::{NoopRunObserver, RunObserver};
 pub use schedule::JobKind;
 pub use settings::SyncSettings;

@@ -82,6 +82,14 @@ impl JobQueue {
         self.tx.send(kind).is_ok()
     }
 
+    /// Nothing queued or running.
+    pub fn is_idle(&self) -> bool {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
     /// Marks a queued job as finished (or dropped), so its next trigger is accepted.
     pub fn done(&self, kind: JobKind) {
         self.pending

@@ -175,6 +175,9 @@ impl FleetView {
             None if p.pool == Some(Pool::Forward(showcase::POOL)) => {
                 p.pool = Some(Pool::Forward(showcase::POOL - 1));
             }
+            None if p.pool == Some(Pool::Back(showcase::CRITICAL_POOL)) => {
+                p.pool = Some(Pool::Back(showcase::CRITICAL_POOL - 1));
+            }
             None => {}
         }
         p

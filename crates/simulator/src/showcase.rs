@@ -1,8 +1,9 @@
 //! The showcase (`SimulatorOptions::showcase`, on in `gsl-sync demo`): the last six generated cards follow
 //! scripts so a first sync meets every alert gsl-sync raises with its default thresholds — two cards near
-//! quota sharing a pool near its limit, one critical, one over quota (and so stopped), one burning fast
-//! enough for the projection, one with a spike. Other cards keep their generated figures, but none of them
-//! joins the showcase pool, whose figures would otherwise drown in theirs.
+//! quota sharing a pool near its limit, one critical and one over quota (and so stopped) sharing a pool
+//! over its limit, one burning fast enough for the projection, one with a spike. Other cards keep their
+//! generated figures, but none of them joins the showcase pools, whose figures would otherwise drown in
+//! theirs.
 //!
 //! A script is a function of (today, day), like every other card's usage of (seed, slot, day): each
 //! simulator run has one `today`, so the history it serves is consistent within the run.
@@ -22,6 +23,9 @@ pub const SCRIPTS: [Script; 6] = [
 ];
 /// The forward pool (index into `FORWARD_POOLS`) only the near-quota pair belongs to in the showcase.
 pub const POOL: usize = 2;
+/// The backward pool (index into `BACK_POOLS`) only the critical and the over-quota card share: above its
+/// limit, so the showcase has a critical pool beside the near-limit one.
+pub const CRITICAL_POOL: usize = 1;
 /// Burning days: more than half of the anomaly baseline (14 days), so the burn is its own median and
 /// the projection alert fires without an anomaly.
 const BURN_DAYS: i64 = 10;
@@ -55,7 +59,11 @@ pub fn apply(p: &mut Profile, script: Script, index: usize, today: NaiveDate) {
     // On the 1st the calendar cycle has no day yet; the Unicom cycle (27th–26th) has a few.
     p.unicom_cycle = today.day() == 1;
     p.carrier = if p.unicom_cycle { 1 } else { 0 };
-    p.pool = (index < 2).then_some(Pool::Forward(POOL));
+    p.pool = match index {
+        0 | 1 => Some(Pool::Forward(POOL)),
+        2 | 3 => Some(Pool::Back(CRITICAL_POOL)),
+        _ => None,
+    };
     p.set_script(script, today);
 }
 

@@ -225,6 +225,13 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<EpisodeChanges> {
         let mut tx = self.pool().begin().await?;
+        // Replicas syncing different accounts may evaluate at once; one at a time keeps the episode
+        // bookkeeping simple (the lock ends with the transaction).
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('gsl-sync alert evaluation', 0))",
+        )
+        .execute(&mut *tx)
+        .await?;
         collect_conditions(&mut tx, params).await?;
         let kinds: Vec<String> = KINDS.iter().map(|k| k.to_string()).collect();
         let resolved = sqlx::query(RESOLVE)
@@ -246,6 +253,20 @@ impl Store {
             resolved,
             open: u64::try_from(open).unwrap_or(0),
         })
+    }
+
+    /// Firing episodes, newest first, optionally of one kind: what a receiver was told is firing now.
+    pub async fn firing_alerts(&self, kind: Option<&str>, limit: i64) -> Result<Vec<DueAlert>> {
+        Ok(sqlx::query_as(
+            "SELECT id, account, kind, severity, sim_card_id, iccid, sim_pool_id, started_at, resolved_at,
+                    value, threshold, details::text AS details
+             FROM alerts WHERE resolved_at IS NULL AND ($1::text IS NULL OR kind = $1)
+             ORDER BY started_at DESC, id DESC LIMIT $2",
+        )
+        .bind(kind)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Up to `limit` episodes due at `receiver`: firing ones never sent there or last sent at or before

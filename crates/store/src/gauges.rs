@@ -49,6 +49,9 @@ pub struct LastRun {
     pub job: String,
     pub last_success: Option<DateTime<Utc>>,
     pub last_duration_seconds: Option<f64>,
+    /// Daily flow only: the last day stored for every card, and when the night's data reached it.
+    pub data_complete_through: Option<NaiveDate>,
+    pub night_complete_at: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -95,7 +98,10 @@ impl Store {
                     max(finished_at) FILTER (WHERE status = 'succeeded') AS last_success, \
                     (array_agg(EXTRACT(EPOCH FROM finished_at - started_at)::float8 \
                         ORDER BY finished_at DESC) FILTER (WHERE finished_at IS NOT NULL))[1] \
-                        AS last_duration_seconds \
+                        AS last_duration_seconds, \
+                    max(data_complete_through) AS data_complete_through, \
+                    (array_agg(night_complete_at ORDER BY data_complete_through DESC) \
+                        FILTER (WHERE data_complete_through IS NOT NULL))[1] AS night_complete_at \
              FROM sync_runs GROUP BY account, job ORDER BY account, job",
         )
         .fetch_all(self.pool())

@@ -28,13 +28,19 @@ impl Fence {
         Self { held: None }
     }
 
+    pub(crate) fn held(key: i64, pid: i32) -> Self {
+        Self {
+            held: Some((key, pid)),
+        }
+    }
+
     pub(crate) async fn check(&self, tx: &mut Transaction<'_, Postgres>) -> Result<()> {
         let Some((key, pid)) = self.held else {
             return Ok(());
         };
         let held: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1
-               AND classid = ($2 >> 32)::bigint::oid AND objid = ($2 & 4294967295)::bigint::oid AND objsubid = 1)",
+               AND classid = (($2 >> 32) & 4294967295)::bigint::oid AND objid = ($2 & 4294967295)::bigint::oid AND objsubid = 1)",
         )
         .bind(pid)
         .bind(key)
@@ -142,17 +148,19 @@ mod tests {
             .expect("the new holder may write");
         second.release().await;
     }
+}
 
-    trait CloseHard {
-        async fn close_hard_for_test(&mut self);
-    }
+#[cfg(test)]
+pub(crate) trait CloseHard {
+    async fn close_hard_for_test(&mut self);
+}
 
-    impl CloseHard for PgConnection {
-        async fn close_hard_for_test(&mut self) {
-            // Ends the backend the way a crash would: the server frees its session locks.
-            let _ = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
-                .execute(self)
-                .await;
-        }
+#[cfg(test)]
+impl CloseHard for PgConnection {
+    async fn close_hard_for_test(&mut self) {
+        // Ends the backend the way a crash would: the server frees its session locks.
+        let _ = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
+            .execute(self)
+            .await;
     }
 }

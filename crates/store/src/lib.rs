@@ -188,6 +188,7 @@ pub mod flow_state;
 mod flows;
 pub mod guard;
 mod leader;
+mod leases;
 mod partitions;
 mod pools;
 pub mod rows;
@@ -196,6 +197,7 @@ mod staged;
 
 pub use announce::{Heard, RefreshListener};
 pub use leader::{Fence, LeaderLock};
+pub use leases::{fair_share, Leases};
 pub use rows::{
     CardKey, CardRow, DailyFlowRow, MergeStats, MonthlyUsageRow, PoolMemberRow, PoolRow,
     PoolUsageRow,

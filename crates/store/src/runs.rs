@@ -30,6 +30,8 @@ pub struct RunOutcome {
     pub gap_days: Vec<NaiveDate>,
     pub details: serde_json::Value,
     pub error: Option<String>,
+    /// Daily-flow runs that succeeded: the last day stored for every card.
+    pub data_complete_through: Option<NaiveDate>,
 }
 
 impl Store {
@@ -48,7 +50,15 @@ impl Store {
     pub async fn finish_run(&self, id: i64, o: &RunOutcome) -> Result<()> {
         sqlx::query(
             "UPDATE sync_runs SET finished_at = now(), status = $2, api_calls = $3, items_seen = $4, rows_inserted = $5,
-             rows_updated = $6, rows_removed = $7, gap_days = $8, details = $9, error = $10 WHERE id = $1",
+             rows_updated = $6, rows_removed = $7, gap_days = $8, details = $9, error = $10,
+             data_complete_through = $11,
+             -- the night was complete when the first run reached this day, not at each later re-check
+             night_complete_at = CASE WHEN $11::date IS NOT NULL THEN COALESCE(
+                 (SELECT min(p.night_complete_at) FROM sync_runs p
+                  WHERE p.account = sync_runs.account AND p.job = sync_runs.job
+                    AND p.data_complete_through = $11::date),
+                 now()) END
+             WHERE id = $1",
         )
         .bind(id)
         .bind(o.status.as_str())
@@ -60,6 +70,7 @@ impl Store {
         .bind(&o.gap_days)
         .bind(&o.details)
         .bind(&o.error)
+        .bind(o.data_complete_through)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -78,14 +89,15 @@ impl Store {
 
     /// Marks runs still 'running' as failed: called by whoever just took the sync lock, so no syncer can be
     /// running them. Also forgets their inventory seen-sets.
-    pub async fn fail_abandoned_runs(&self, by: &str) -> Result<u64> {
+    pub async fn fail_abandoned_runs(&self, accounts: &[&str], by: &str) -> Result<u64> {
         let mut tx = self.pool().begin().await?;
         let n = sqlx::query(
             "UPDATE sync_runs SET status = 'failed', finished_at = now(),
              error = 'abandoned: the syncer stopped before the run finished (noticed by ' || $1 || ')'
-             WHERE status = 'running'",
+             WHERE status = 'running' AND account = ANY($2)",
         )
         .bind(by)
+        .bind(accounts)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -130,6 +142,7 @@ mod tests {
                     gap_days: vec!["2026-09-30".parse().unwrap()],
                     details: serde_json::json!({"pages": 5}),
                     error: None,
+                    data_complete_through: None,
                 },
             )
             .await
@@ -140,7 +153,13 @@ mod tests {
             .unwrap()
             .is_some());
         let killed = store.start_run("main", "daily_flow", "test").await.unwrap();
-        assert_eq!(store.fail_abandoned_runs("replica-b").await.unwrap(), 1);
+        assert_eq!(
+            store
+                .fail_abandoned_runs(&["main"], "replica-b")
+                .await
+                .unwrap(),
+            1
+        );
         let (status, error): (String, String) =
             sqlx::query_as("SELECT status, error FROM sync_runs WHERE id = $1")
                 .bind(killed)

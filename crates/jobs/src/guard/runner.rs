@@ -1,9 +1,11 @@
-//! The daemon's side of the guard: one pass over every account, never two at once.
+//! The daemon's side of the guard: for each account whose lease this replica holds, one pass after its
+//! night's daily flow and one every `guard.interval`, one after another, never two at once.
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use chrono_tz::Tz;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -19,7 +21,6 @@ pub struct GuardRunner {
     /// `sync.timezone`: the carrier's day, for the daily brake and the billing cycle.
     pub timezone: Tz,
     pub observer: Arc<dyn GuardObserver>,
-    busy: tokio::sync::Mutex<()>,
 }
 
 impl GuardRunner {
@@ -28,43 +29,51 @@ impl GuardRunner {
             settings,
             timezone,
             observer,
-            busy: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// One pass over every account of `engine`, side by side; skipped while the previous one runs.
-    pub async fn pass(
+    /// Passes over `account` on every tick and every `wake` until `cancel` (the lease is given up or
+    /// the daemon stops); `fence` is the account's lease.
+    pub async fn run_account(
         &self,
         engine: &Engine,
         store: &Store,
+        account: &str,
         fence: &Fence,
+        wake: &Notify,
         cancel: &CancellationToken,
     ) {
-        let Ok(_running) = self.busy.try_lock() else {
-            tracing::debug!("a guard pass is still running; this one is skipped");
+        let Some(client) = engine
+            .accounts()
+            .iter()
+            .find(|a| a.name == account)
+            .map(|a| a.client.clone())
+        else {
             return;
         };
-        let clock = GuardClock::at(Utc::now(), self.timezone);
-        let passes = engine.accounts().iter().map(|account| {
-            let span = tracing::info_span!("job", account = %account.name, job = "guard");
-            async move {
-                let r = guard_account(
-                    &account.client,
-                    store,
-                    &self.settings,
-                    fence,
-                    cancel,
-                    self.observer.as_ref(),
-                    clock,
-                )
-                .await;
-                match r {
-                    Ok(report) => tracing::debug!(?report, "guard pass finished"),
-                    Err(e) => tracing::warn!(error = %e, "guard pass failed"),
-                }
+        let mut tick = tokio::time::interval(self.settings.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tick.tick() => {}
+                _ = wake.notified() => {}
             }
-            .instrument(span)
-        });
-        futures::future::join_all(passes).await;
+            let clock = GuardClock::at(Utc::now(), self.timezone);
+            let span = tracing::info_span!("job", account = %account, job = "guard");
+            let pass = guard_account(
+                &client,
+                store,
+                &self.settings,
+                fence,
+                cancel,
+                self.observer.as_ref(),
+                clock,
+            );
+            match pass.instrument(span).await {
+                Ok(report) => tracing::debug!(?report, "guard pass finished"),
+                Err(e) => tracing::warn!(error = %e, "guard pass failed"),
+            }
+        }
     }
 }
