@@ -190,6 +190,8 @@ async fn decide(
         .filter(|p| p.applies_to(account))
         .collect();
     if policies.is_empty() {
+        // A policy taken out of the configuration leaves no brake firing behind.
+        store.guard_brakes(fence, account, &[], clock.now).await?;
         return Ok(());
     }
     let hour_ago = clock.now - chrono::Duration::hours(1);
