@@ -40,6 +40,70 @@ pub enum Command {
     /// Print the commented default config, or validate the effective one.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// One card's state, or a carrier action on it (a GSL work order); asks unless --yes.
+    #[command(subcommand)]
+    Sim(SimCommand),
+    /// Guard actions: recorded, pending approval, undone.
+    #[command(subcommand)]
+    Guard(GuardCommand),
+}
+
+/// Which card, on which account, and whether to ask first.
+#[derive(Debug, Clone, Args)]
+pub struct CardArgs {
+    #[arg(
+        long,
+        conflicts_with = "sim_card_id",
+        required_unless_present = "sim_card_id"
+    )]
+    pub iccid: Option<String>,
+    #[arg(long)]
+    pub sim_card_id: Option<i64>,
+    /// The configured account the card is on (needed only when there are several).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Act without asking for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// The card as GSL has it now, with its carrier and the actions it offers.
+    Show(CardArgs),
+    /// Suspend the card (a stop work order).
+    Stop(CardArgs),
+    /// Resume a suspended card (a reset work order).
+    Resume(CardArgs),
+    /// Limit the card's speed to --kbps N (-1 lifts the limit).
+    SpeedLimit {
+        #[command(flatten)]
+        card: CardArgs,
+        #[arg(long, allow_negative_numbers = true, value_name = "N")]
+        kbps: i64,
+    },
+    /// Cut the card's data, or with --restore give it back.
+    CutNet {
+        #[command(flatten)]
+        card: CardArgs,
+        #[arg(long)]
+        restore: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GuardCommand {
+    /// The guard's decisions, newest first: open ones, or with --all every one.
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Send a dry-run decision to the carrier for real.
+    Approve { id: i64 },
+    /// Undo a decision: restore an enforced one, dismiss a dry-run or unsent one.
+    Undo { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +247,16 @@ mod tests {
             "gsl-sync report sim --iccid 89860000000000000001 --from 2026-10-01 --to 2026-10-31 --format json",
             "gsl-sync --config x.toml config example",
             "gsl-sync config check",
+            "gsl-sync sim show --iccid 89860312345678901234",
+            "gsl-sync sim stop --sim-card-id 5702790861709056 --yes",
+            "gsl-sync sim resume --iccid 89860312345678901234 --account main",
+            "gsl-sync sim speed-limit --iccid 89860312345678901234 --kbps 64 --yes",
+            "gsl-sync sim speed-limit --iccid 89860312345678901234 --kbps -1",
+            "gsl-sync sim cut-net --iccid 89860312345678901234 --restore --yes",
+            "gsl-sync guard list",
+            "gsl-sync guard list --all --limit 10",
+            "gsl-sync guard approve 12",
+            "gsl-sync guard undo 12",
         ] {
             let args = line.split_whitespace();
             assert!(Cli::try_parse_from(args).is_ok(), "{line}");

@@ -6,13 +6,14 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::follow::Follower;
-use super::hooks::{DaemonHooks, Delivery};
+use super::hooks::{DaemonHooks, Delivery, GuardAnnounce};
 use super::AppError;
 use crate::config::Settings;
 use crate::http::status::StatusOptions;
 use crate::http::{router_with, serve_with, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges};
 use crate::sync::daemon::{Daemon, ElectionTimings};
+use crate::sync::guard::GuardRunner;
 use crate::sync::JobKind;
 use crate::telemetry::Telemetry;
 
@@ -75,7 +76,16 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         telemetry: telemetry.clone(),
         refresh: Default::default(),
     });
-    let daemon = Daemon::new(engine, store, hooks.clone(), ElectionTimings::default());
+    let guard = GuardRunner::new(
+        settings.guard.clone(),
+        settings.sync.timezone,
+        Arc::new(GuardAnnounce {
+            telemetry: telemetry.clone(),
+            delivery: hooks.delivery.clone(),
+        }),
+    );
+    let daemon =
+        Daemon::new(engine, store, hooks.clone(), ElectionTimings::default()).with_guard(guard);
     let notify_loop = tokio::spawn({
         let (hooks, stop, syncing) = (hooks.clone(), shutdown.clone(), daemon.delivering());
         async move { hooks.delivery.run(NOTIFY_EVERY, syncing, stop).await }
@@ -104,4 +114,5 @@ fn seed_zeros(telemetry: &Telemetry, settings: &Settings) {
         receivers.push("webhook");
     }
     telemetry.seed_zeros(&accounts, &jobs, &receivers);
+    telemetry.seed_guard_zeros(settings);
 }

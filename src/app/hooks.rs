@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::metrics::{MetricsOptions, SimGauges};
 use crate::store::Store;
 use crate::sync::daemon::AfterJob;
+use crate::sync::guard::GuardObserver;
 use crate::sync::{JobKind, JobReport};
 use crate::telemetry::Telemetry;
 
@@ -158,6 +159,25 @@ impl DaemonHooks {
             tracing::warn!(error = %e, "could not tell the other replicas to refresh their gauges");
         }
         if evaluates {
+            self.delivery.ring();
+        }
+    }
+}
+
+/// Where guard passes report: the counter on /metrics, and a ring for the delivery task when a pass
+/// recorded something to announce (its episodes are already in the outbox).
+pub struct GuardAnnounce {
+    pub telemetry: Telemetry,
+    pub delivery: Delivery,
+}
+
+impl GuardObserver for GuardAnnounce {
+    fn guard_action(&self, account: &str, policy: &str, action: &str, mode: &str, result: &str) {
+        GuardObserver::guard_action(&self.telemetry, account, policy, action, mode, result);
+    }
+
+    fn guard_pass_finished(&self, _account: &str, announced: bool) {
+        if announced {
             self.delivery.ring();
         }
     }

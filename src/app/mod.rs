@@ -13,8 +13,10 @@ use crate::telemetry::Telemetry;
 mod daemon;
 mod demo;
 mod follow;
+mod guard_cmd;
 mod hooks;
 mod progress;
+mod sim_cmd;
 mod sync_cmd;
 pub mod temp_pg;
 
@@ -52,6 +54,9 @@ pub enum AppError {
     JobsFailed(Vec<String>),
     #[error("{0}")]
     Demo(String),
+    /// A carrier action refused, not confirmed or not sent.
+    #[error("{0}")]
+    Action(String),
 }
 
 impl AppError {
@@ -124,6 +129,12 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             )
             .await?;
             Ok(())
+        }
+        Command::Sim(cmd) => sim_cmd::run(&settings, &cmd).await,
+        Command::Guard(cmd) => {
+            let store = connect(&settings).await?;
+            store.migrate().await?;
+            guard_cmd::run(&settings, &store, &cmd).await
         }
     }
 }

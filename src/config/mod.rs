@@ -4,6 +4,7 @@
 //! defines for itself, `redact` keeps secrets out of `Debug` and `config check`. Nothing else in the program
 //! reads files or environment variables for settings.
 
+mod guard;
 mod raw;
 mod redact;
 mod validate;
@@ -15,6 +16,7 @@ use std::path::Path;
 
 use gsl_alerts::AlertSettings;
 use gsl_client::{Auth, ClientSettings};
+use gsl_jobs::guard::GuardSettings;
 use gsl_jobs::SyncSettings;
 use gsl_metrics::MetricsSettings;
 use secrecy::{ExposeSecret, SecretString};
@@ -56,6 +58,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub metrics: MetricsSettings,
     pub alerts: AlertSettings,
+    pub guard: GuardSettings,
     pub log: LogSettings,
     /// This replica's name in `sync_runs` and leases: `$HOSTNAME:PID`.
     pub instance: String,
@@ -74,6 +77,7 @@ impl fmt::Debug for Settings {
             .field("http", &self.http)
             .field("metrics", &self.metrics)
             .field("alerts", &self.alerts)
+            .field("guard", &self.guard)
             .field("log", &self.log)
             .finish()
     }

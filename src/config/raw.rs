@@ -18,6 +18,7 @@ pub(super) struct RawSettings {
     pub(super) http: RawHttp,
     pub(super) metrics: RawMetrics,
     pub(super) alerts: RawAlerts,
+    pub(super) guard: RawGuard,
     pub(super) log: RawLog,
 }
 
@@ -140,6 +141,59 @@ pub(super) struct RawAlerts {
     pub(super) resend_interval: String,
     pub(super) notify_timeout: String,
     pub(super) notify_max_retries: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGuard {
+    pub(super) fleet_brake: f64,
+    pub(super) fleet_brake_cards: u64,
+    pub(super) interval: String,
+    pub(super) order_check: String,
+    #[serde(default)]
+    pub(super) policies: Vec<RawPolicy>,
+}
+
+/// One `[[guard.policies]]` entry as written; unset keys stay unset when printed back.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPolicy {
+    pub(super) name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) min_ratio: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) projected_days: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) anomaly: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) over_quota: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) price_plan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) sim_pool_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) tag: Option<String>,
+    pub(super) action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) speed_kbps: Option<u32>,
+    #[serde(default = "default_mode")]
+    pub(super) mode: String,
+    #[serde(default = "default_restore")]
+    pub(super) restore: String,
+    #[serde(default = "default_max_per_hour")]
+    pub(super) max_per_hour: u32,
+}
+
+fn default_mode() -> String {
+    "dry_run".into()
+}
+fn default_restore() -> String {
+    "next_cycle".into()
+}
+fn default_max_per_hour() -> u32 {
+    100
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -23,17 +23,21 @@ use super::{
 
 impl RawSettings {
     pub(super) fn validate(&self, instance: String) -> Result<Settings, ConfigError> {
+        let accounts = self
+            .accounts
+            .iter()
+            .map(|(name, raw)| account(name, raw))
+            .collect::<Result<Vec<_>, _>>()?;
+        let alerts = alerts(&self.alerts)?;
+        let guard = super::guard::guard(&self.guard, &accounts, &alerts)?;
         Ok(Settings {
             database: database(&self.database)?,
-            accounts: self
-                .accounts
-                .iter()
-                .map(|(name, raw)| account(name, raw))
-                .collect::<Result<Vec<_>, _>>()?,
+            accounts,
             sync: sync(&self.sync)?,
             http: http(&self.http)?,
             metrics: metrics(&self.metrics)?,
-            alerts: alerts(&self.alerts)?,
+            alerts,
+            guard,
             log: log(&self.log)?,
             instance,
             database_explicit: false,
@@ -194,7 +198,7 @@ fn token(raw: &str) -> Option<SecretString> {
     (!raw.is_empty()).then(|| SecretString::from(raw.to_owned()))
 }
 
-fn positive(key: &str, raw: &str) -> Result<std::time::Duration, ConfigError> {
+pub(super) fn positive(key: &str, raw: &str) -> Result<std::time::Duration, ConfigError> {
     let d = duration(key, raw)?;
     if d.is_zero() {
         return Err(ConfigError::new(key, "must be above 0s"));
@@ -305,7 +309,7 @@ fn log(l: &RawLog) -> Result<LogSettings, ConfigError> {
     Ok(LogSettings { format })
 }
 
-fn duration(key: &str, raw: &str) -> Result<std::time::Duration, ConfigError> {
+pub(super) fn duration(key: &str, raw: &str) -> Result<std::time::Duration, ConfigError> {
     humantime::parse_duration(raw)
         .map_err(|e| ConfigError::new(key, format!("{raw:?} is not a duration like \"30s\" ({e})")))
 }
@@ -343,7 +347,7 @@ pub fn validate_cron(key: &str, raw: &str) -> Result<(), ConfigError> {
         .map_err(|e| ConfigError::new(key, format!("{raw:?} is not a valid cron expression ({e})")))
 }
 
-fn ratio(key: &str, v: f64) -> Result<f64, ConfigError> {
+pub(super) fn ratio(key: &str, v: f64) -> Result<f64, ConfigError> {
     if v.is_finite() && v > 0.0 && v <= 1.0 {
         Ok(v)
     } else {
@@ -354,7 +358,7 @@ fn ratio(key: &str, v: f64) -> Result<f64, ConfigError> {
     }
 }
 
-fn in_range<T: PartialOrd + fmt::Display + Copy>(
+pub(super) fn in_range<T: PartialOrd + fmt::Display + Copy>(
     key: &str,
     v: T,
     lo: T,

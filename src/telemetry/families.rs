@@ -28,6 +28,7 @@ pub struct Telemetry {
     pub alert_notifications: IntCounterVec,
     pub build_info: IntGaugeVec,
     pub api_implausible_values: IntCounterVec,
+    pub guard_actions: IntCounterVec,
     pub freshness: super::freshness::Freshness,
     /// `sync.timezone`: where a data day ends.
     zone: chrono_tz::Tz,
@@ -138,6 +139,7 @@ impl Telemetry {
             .register(Box::new(sync_last_duration.clone()))
             .expect("unique metric");
         let api_implausible_values = implausible_values_family(&registry);
+        let guard_actions = super::guard::guard_actions_family(&registry);
         let freshness = super::freshness::Freshness::register(&registry);
         Self {
             registry,
@@ -151,6 +153,7 @@ impl Telemetry {
             alert_notifications,
             build_info,
             api_implausible_values,
+            guard_actions,
             freshness,
             zone: chrono_tz::Asia::Shanghai,
         }

@@ -3,6 +3,7 @@
 
 mod families;
 mod freshness;
+mod guard;
 mod logging;
 
 pub use families::Telemetry;

@@ -7,6 +7,7 @@ mod delivery;
 mod deploy;
 mod e2e;
 mod faults;
+mod guard;
 mod helpers;
 mod http;
 mod leases;

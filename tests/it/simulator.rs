@@ -877,3 +877,113 @@ async fn simulate_command_prints_its_address_first_and_serves_there() {
     assert_eq!(r.status(), StatusCode::CREATED);
     child.kill().await.expect("stop the child we started");
 }
+
+#[tokio::test]
+async fn carrier_actions_follow_the_iccid_carrier_and_change_the_card_once_done() {
+    let s = sim(SimulatorOptions {
+        // Long enough for the three calls before the check to find it pending on a busy machine.
+        order_delay: Duration::from_secs(2),
+        ..opts(300)
+    })
+    .await;
+    let tok = token(&s).await;
+    let cards: Vec<_> = s
+        .fleet()
+        .card_ids()
+        .filter_map(|id| s.fleet().card(id))
+        .collect();
+    let telecom = cards
+        .iter()
+        .find(|c| c.iccid.starts_with("898603"))
+        .expect("a Telecom card");
+    let mobile = cards
+        .iter()
+        .find(|c| c.iccid.starts_with("898600") && c.sim_pool_id.is_none())
+        .expect("an unpooled Mobile card");
+    assert!(
+        cards.iter().any(|c| c.iccid.starts_with("898601")),
+        "Unicom cards too"
+    );
+    assert!(cards.iter().all(|c| c.iccid.len() == 20));
+
+    // Selected by ICCID (id 0), as the client does.
+    let cut = |iccid: &str| Some(json!({"action": "ADD", "iccid": iccid}));
+    let (st, v) = call(
+        &s,
+        &tok,
+        "POST",
+        "/v1/sim-cards/0/cut-net",
+        cut(&mobile.iccid),
+    )
+    .await;
+    assert_eq!((st, code(&v)), (StatusCode::BAD_REQUEST, "GSL.00011063"));
+    let (st, v) = call(
+        &s,
+        &tok,
+        "POST",
+        "/v1/sim-cards/0/speed-limit",
+        Some(json!({"speed_value": 64, "iccid": mobile.iccid})),
+    )
+    .await;
+    assert_eq!((st, code(&v)), (StatusCode::BAD_REQUEST, "GSL.00011063"));
+    let (st, v) = call(
+        &s,
+        &tok,
+        "POST",
+        "/v1/sim-cards/0/cut-net",
+        cut(&telecom.iccid),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let order = v["work_order_id"].as_i64().expect("a work order");
+    // Pending: another operation on the card waits; the same one again is a repeat.
+    let speed = format!("/v1/sim-cards/{}/speed-limit", telecom.sim_card_id);
+    let (_, v) = call(&s, &tok, "POST", &speed, Some(json!({"speed_value": 64}))).await;
+    assert_eq!(code(&v), "GSL.00016010");
+    let (_, v) = call(
+        &s,
+        &tok,
+        "POST",
+        "/v1/sim-cards/0/cut-net",
+        cut(&telecom.iccid),
+    )
+    .await;
+    assert_eq!(code(&v), "GSL.00016016");
+    assert_eq!(
+        s.fleet().card(telecom.sim_card_id).map(|c| c.cut_net_flag),
+        Some(false),
+        "the card changes only once the order is done"
+    );
+
+    let details = format!("/v1/work-orders/{order}/details");
+    let mut done = false;
+    for _ in 0..100 {
+        let (_, v) = call(&s, &tok, "GET", &details, None).await;
+        if v["work_order_details"][0]["status"].as_i64() == Some(1) {
+            assert_eq!(
+                v["work_order_details"][0]["cid"].as_str(),
+                Some(telecom.iccid.as_str())
+            );
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(done, "the order completes");
+    assert_eq!(
+        s.fleet().card(telecom.sim_card_id).map(|c| c.cut_net_flag),
+        Some(true)
+    );
+    let (_, v) = call(
+        &s,
+        &tok,
+        "GET",
+        &format!("/v1/work-orders?main_search_key={order}"),
+        None,
+    )
+    .await;
+    assert_eq!(v["work_orders"][0]["work_order_type"].as_i64(), Some(11));
+    assert_eq!(v["work_orders"][0]["status"].as_i64(), Some(4));
+    let (st, v) = call(&s, &tok, "POST", &speed, Some(json!({"speed_value": 0}))).await;
+    assert_eq!((st, code(&v)), (StatusCode::BAD_REQUEST, "GSL.00011016"));
+}

@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 use super::rules::suspension_reason;
 use gsl_store::alerts::DueAlert;
 
-/// Labels: `alertname, severity, account`, and `iccid, sim_card_id` (cards) or `sim_pool_id, pool_kind`.
+/// Labels: `alertname, severity, account`, and `iccid, sim_card_id` (cards) or `sim_pool_id, pool_kind`;
+/// guard episodes add `policy`, `action` and `mode`.
 pub fn labels(a: &DueAlert) -> BTreeMap<String, String> {
     let mut l = BTreeMap::new();
     l.insert("alertname".into(), a.kind.clone());
@@ -29,6 +30,15 @@ pub fn labels(a: &DueAlert) -> BTreeMap<String, String> {
         l.insert("sim_pool_id".into(), id.to_string());
         if let Some(kind) = detail_str(&details(a), "pool_kind") {
             l.insert("pool_kind".into(), kind);
+        }
+    }
+    // Guard episodes are told apart by what decided them (bounded: policy names come from config).
+    if a.kind.starts_with("GslGuard") {
+        let d = details(a);
+        for key in ["policy", "action", "mode"] {
+            if let Some(v) = detail_str(&d, key) {
+                l.insert(key.into(), v);
+            }
         }
     }
     l
@@ -87,6 +97,30 @@ pub fn annotations(a: &DueAlert) -> BTreeMap<String, String> {
                 "At {} MB/day, the {} MB left last {value:.1} days (threshold {threshold} days).",
                 get("daily_rate_mb"),
                 get("flow_left_mb")
+            ),
+        ),
+        "GslGuardAction" => {
+            let mode = get("mode");
+            let done = if mode == "enforce" {
+                format!("{} ({})", get("action"), get("status"))
+            } else {
+                format!("{} would be taken (dry run, nothing sent)", get("action"))
+            };
+            (
+                format!("Guard policy {} on {who}: {done}", get("policy")),
+                get("reason"),
+            )
+        }
+        "GslGuardBrake" => (
+            format!(
+                "Guard policy {} held by the fleet brake: it would act on {value:.0} cards",
+                get("policy")
+            ),
+            format!(
+                "{value:.0} new cards match, {} already acted on today; the day's limit is {threshold:.0} \
+                 of the account's {} cards. The rest are left alone until the policy is checked.",
+                get("today"),
+                get("fleet_cards")
             ),
         ),
         "GslSimUsageAnomaly" => (
@@ -223,6 +257,45 @@ mod tests {
         assert_eq!(l.get("sim_pool_id").map(String::as_str), Some("7"));
         assert_eq!(l.get("pool_kind").map(String::as_str), Some("forward"));
         assert!(!l.contains_key("iccid"));
+    }
+
+    #[test]
+    fn guard_episodes_name_policy_action_and_mode() {
+        let d = r#"{"policy":"throttle","action":"speed_limit","mode":"dry_run","status":"dry_run",
+                    "reason":"throttle: used 96.0% of its quota"}"#;
+        let a = alert("GslGuardAction", true, d, 0.96, f64::NAN);
+        let l = labels(&a);
+        for (k, v) in [
+            ("policy", "throttle"),
+            ("action", "speed_limit"),
+            ("mode", "dry_run"),
+        ] {
+            assert_eq!(l.get(k).map(String::as_str), Some(v), "{k}");
+        }
+        let ann = annotations(&a);
+        assert_eq!(
+            ann.get("summary").map(String::as_str),
+            Some("Guard policy throttle on SIM 8986001: speed_limit would be taken (dry run, nothing sent)")
+        );
+        assert_eq!(
+            ann.get("description").map(String::as_str),
+            Some("throttle: used 96.0% of its quota")
+        );
+        let mut b = alert(
+            "GslGuardBrake",
+            false,
+            r#"{"policy":"throttle","today":0,"fleet_cards":40000}"#,
+            20000.0,
+            400.0,
+        );
+        b.sim_pool_id = None;
+        let ann = annotations(&b);
+        assert_eq!(
+            ann.get("summary").map(String::as_str),
+            Some("Guard policy throttle held by the fleet brake: it would act on 20000 cards")
+        );
+        assert!(labels(&b).get("policy").is_some_and(|p| p == "throttle"));
+        assert!(!labels(&b).contains_key("sim_pool_id"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use url::Url;
 
 use super::auth::{transport, Auth, Login, TokenCache};
@@ -58,12 +58,14 @@ impl std::fmt::Debug for GslClient {
 }
 
 /// One logical call: retried as a whole.
-struct Call {
-    op: Operation,
+pub(crate) struct Call {
+    pub op: Operation,
     method: Method,
     path: String,
     query: Vec<(String, String)>,
     body: Option<Vec<u8>>,
+    /// A carrier action (a work order): retried only when GSL surely did not take it.
+    acts: bool,
 }
 
 /// The headers that prove who we are, and the token generation a 401 would invalidate.
@@ -265,44 +267,8 @@ impl GslClient {
         Ok(page)
     }
 
-    /// Suspends a card; completes asynchronously as a work order.
-    pub async fn stop_sim_card(
-        &self,
-        card: SimCardRef,
-        down_up_switch: i32,
-    ) -> Result<WorkOrderId, GslError> {
-        self.switch(Operation::StopSimCard, "stop", card, down_up_switch)
-            .await
-    }
-
-    /// Resumes a card; completes asynchronously as a work order.
-    pub async fn reset_sim_card(
-        &self,
-        card: SimCardRef,
-        down_up_switch: i32,
-    ) -> Result<WorkOrderId, GslError> {
-        self.switch(Operation::ResetSimCard, "reset", card, down_up_switch)
-            .await
-    }
-
-    async fn switch(
-        &self,
-        op: Operation,
-        verb: &str,
-        card: SimCardRef,
-        down_up_switch: i32,
-    ) -> Result<WorkOrderId, GslError> {
-        let mut body = json!({ "down_up_switch": down_up_switch });
-        if let Some(iccid) = card.iccid() {
-            body["iccid"] = iccid.into();
-        }
-        let call = post(op, format!("/v1/sim-cards/{}/{verb}", card.path_id()), body);
-        let r: WorkOrderResponse = self.execute(&call, |b| decode(call.op, b)).await?;
-        Ok(WorkOrderId(r.work_order_id))
-    }
-
     /// Runs a call with pacing, auth, retries and observation; `parse` turns a 2xx body into the answer.
-    async fn execute<T>(
+    pub(crate) async fn execute<T>(
         &self,
         call: &Call,
         parse: impl Fn(&[u8]) -> Result<T, GslError>,
@@ -330,7 +296,12 @@ impl GslClient {
                 self.retried(call.op, "auth_expired", attempt, &err);
                 continue;
             }
-            let Some(reason) = retry_reason(&err) else {
+            let reason = if call.acts {
+                action_retry_reason(&err)
+            } else {
+                retry_reason(&err)
+            };
+            let Some(reason) = reason else {
                 return Err(err);
             };
             if retries >= s.max_retries {
@@ -586,17 +557,34 @@ fn retry_reason(err: &GslError) -> Option<&'static str> {
     }
 }
 
-fn get(op: Operation, path: String, query: Vec<(String, String)>) -> Call {
+/// Why a carrier action may be sent again: only when the gateway or GSL refused it before taking it (429,
+/// "system busy"). After a timeout, a broken connection or an undecodable answer the order may have been
+/// accepted, and sending it again would be the repeat GSL refuses for 5 minutes (`GSL.00016016`): the
+/// caller looks the order up instead.
+fn action_retry_reason(err: &GslError) -> Option<&'static str> {
+    match err {
+        GslError::RateLimited { .. } => Some("rate_limited"),
+        GslError::Api { status, code, .. }
+            if *status >= 500 && code.as_deref() == Some("GSL.00010003") =>
+        {
+            Some("server_error")
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn get(op: Operation, path: String, query: Vec<(String, String)>) -> Call {
     Call {
         op,
         method: Method::GET,
         path,
         query,
         body: None,
+        acts: false,
     }
 }
 
-fn post(op: Operation, path: String, body: Value) -> Call {
+pub(crate) fn post(op: Operation, path: String, body: Value) -> Call {
     // Serializing a Value cannot fail; the bytes hashed for signing are the bytes sent.
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     Call {
@@ -605,6 +593,15 @@ fn post(op: Operation, path: String, body: Value) -> Call {
         path,
         query: Vec::new(),
         body: Some(bytes),
+        acts: false,
+    }
+}
+
+/// A POST that asks the carrier to act on a card.
+pub(crate) fn action(op: Operation, path: String, body: Value) -> Call {
+    Call {
+        acts: true,
+        ..post(op, path, body)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The GSL client: HTTP, auth, pacing, retries and typed models. It knows nothing of Postgres.
 
+pub mod actions;
 pub mod auth;
 pub mod budget;
 pub mod client;
@@ -17,8 +18,9 @@ pub use budget::{Budget, Lane, Priority, Rates};
 pub use client::{ClientSettings, GslClient, RETRY_REASONS};
 pub use error::{ErrorBody, GslError};
 pub use models::{
-    BackPool, BackPoolPage, CardFlow, DailyFlowDay, FlowUsage, MonthUsage, PoolMember,
-    PoolMemberPage, PoolPage, SimCard, SimCardPage, SimPool,
+    BackPool, BackPoolPage, CardFlow, DailyFlowDay, FlowUsage, MonthUsage, OrderState, PoolMember,
+    PoolMemberPage, PoolPage, SimCard, SimCardPage, SimPool, WorkOrder, WorkOrderDetail,
+    WorkOrderDetailPage, WorkOrderPage,
 };
 pub use observe::{CallObserver, NoopObserver, Operation};
 pub use pager::{short_page, CardPager, PagingDrift, ShortPage};

@@ -258,6 +258,94 @@ pub(crate) struct WorkOrderResponse {
     pub work_order_id: i64,
 }
 
+/// Where a work order stands, from GSL's `status` (1 under review, 2 reviewed, 3 processing, 4 completed,
+/// 5 cancelled, 6 failed, 7 review rejected) and its counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderState {
+    Pending,
+    Completed,
+    Failed,
+}
+
+/// One work order (WorkOrderVo).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WorkOrder {
+    #[serde(deserialize_with = "de::req_i64")]
+    pub id: i64,
+    #[serde(default, deserialize_with = "de::opt_i32")]
+    pub sim_type: Option<i32>,
+    #[serde(default, deserialize_with = "de::opt_i32")]
+    pub work_order_type: Option<i32>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub total_count: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub success_count: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub fail_count: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub process_count: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_i32")]
+    pub status: Option<i32>,
+    #[serde(default, deserialize_with = "de::opt_datetime")]
+    pub create_time: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "de::opt_datetime")]
+    pub finish_time: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub fail_reason: Option<String>,
+}
+
+impl WorkOrder {
+    /// Completed only when GSL says so and no card of it failed; cancelled, failed and rejected orders
+    /// (and completed ones whose every card failed) are failed; anything else is still pending.
+    pub fn state(&self) -> OrderState {
+        match self.status {
+            Some(4) if self.fail_count.unwrap_or(0) > 0 && self.success_count.unwrap_or(0) == 0 => {
+                OrderState::Failed
+            }
+            Some(4) => OrderState::Completed,
+            Some(5..=7) => OrderState::Failed,
+            _ => OrderState::Pending,
+        }
+    }
+}
+
+/// One page of `GET /v1/work-orders`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WorkOrderPage {
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub count: Option<i64>,
+    #[serde(default, deserialize_with = "de::vec_or_empty")]
+    pub work_orders: Vec<WorkOrder>,
+}
+
+/// One card of a work order (WorkOrderDetailVo); `status` 1 success, 2 processing, 3 failed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WorkOrderDetail {
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub id: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_i32")]
+    pub status: Option<i32>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub cid: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub sim_card_id: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_datetime")]
+    pub create_time: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "de::opt_datetime")]
+    pub finish_time: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub description: Option<String>,
+}
+
+/// One page of `GET /v1/work-orders/{id}/details`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WorkOrderDetailPage {
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub count: Option<i64>,
+    #[serde(default, deserialize_with = "de::vec_or_empty")]
+    pub work_order_details: Vec<WorkOrderDetail>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

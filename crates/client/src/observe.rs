@@ -16,10 +16,15 @@ pub enum Operation {
     ListBackPoolMembers,
     StopSimCard,
     ResetSimCard,
+    CutNet,
+    SpeedLimit,
+    ExceedCutNet,
+    ListWorkOrders,
+    ListWorkOrderDetails,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 11] = [
+    pub const ALL: [Operation; 16] = [
         Operation::Login,
         Operation::ListSimCards,
         Operation::ShowSimCard,
@@ -31,6 +36,11 @@ impl Operation {
         Operation::ListBackPoolMembers,
         Operation::StopSimCard,
         Operation::ResetSimCard,
+        Operation::CutNet,
+        Operation::SpeedLimit,
+        Operation::ExceedCutNet,
+        Operation::ListWorkOrders,
+        Operation::ListWorkOrderDetails,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +56,11 @@ impl Operation {
             Operation::ListBackPoolMembers => "list_back_pool_members",
             Operation::StopSimCard => "stop_sim_card",
             Operation::ResetSimCard => "reset_sim_card",
+            Operation::CutNet => "cut_net",
+            Operation::SpeedLimit => "speed_limit",
+            Operation::ExceedCutNet => "exceed_cut_net",
+            Operation::ListWorkOrders => "list_work_orders",
+            Operation::ListWorkOrderDetails => "list_work_order_details",
         }
     }
 }

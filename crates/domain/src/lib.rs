@@ -2,12 +2,14 @@
 //! knows nothing of HTTP, SQL or the command line.
 
 pub mod backoff;
+mod carrier;
 mod month;
 mod period;
 mod report;
 mod tags;
 mod usage;
 
+pub use carrier::{CardAction, Carrier};
 pub use month::{BadYearMonth, YearMonth};
 pub use period::FlowPeriod;
 pub use report::{GroupBy, OutputFormat};

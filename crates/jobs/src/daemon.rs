@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::engine::{Engine, JobReport};
+use super::guard::GuardRunner;
 use super::schedule::{self, JobKind, JobQueue};
 use super::worker::Worker;
 use gsl_store::{fair_share, LeaderLock, Leases, Store};
@@ -50,6 +51,7 @@ pub struct Daemon {
     timings: ElectionTimings,
     syncing: Arc<AtomicBool>,
     delivering: Arc<AtomicBool>,
+    guard: Option<Arc<GuardRunner>>,
 }
 
 impl Daemon {
@@ -66,7 +68,14 @@ impl Daemon {
             timings,
             syncing: Arc::new(AtomicBool::new(false)),
             delivering: Arc::new(AtomicBool::new(false)),
+            guard: None,
         }
+    }
+
+    /// Runs guard passes over each held account after its daily-flow job and every `guard.interval`.
+    pub fn with_guard(mut self, guard: GuardRunner) -> Self {
+        self.guard = Some(Arc::new(guard));
+        self
     }
 
     /// True while this replica holds at least one account's lease.
@@ -246,6 +255,7 @@ impl Daemon {
             engine: self.engine.clone(),
             store: self.store.clone(),
             hooks: self.hooks.clone(),
+            guard: self.guard.clone(),
         }
     }
 }

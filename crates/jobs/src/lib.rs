@@ -8,6 +8,7 @@ pub mod daemon;
 mod daily_flow;
 pub mod engine;
 mod feed;
+pub mod guard;
 mod inventory;
 mod map;
 mod monthly;

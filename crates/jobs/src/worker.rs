@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use super::daemon::AfterJob;
 use super::engine::{Engine, Fences, JobRequest};
+use super::guard::GuardRunner;
 use super::schedule::{self, JobKind, JobQueue};
 use gsl_store::{Fence, Store};
 
@@ -18,6 +19,7 @@ pub(crate) struct Parts {
     pub engine: Arc<Engine>,
     pub store: Store,
     pub hooks: Arc<dyn AfterJob>,
+    pub guard: Option<Arc<GuardRunner>>,
 }
 
 pub(crate) struct Worker {
@@ -47,6 +49,8 @@ impl Worker {
         let task = tokio::spawn(
             run(
                 parts,
+                account.to_owned(),
+                fence,
                 Fences::one(account, fence),
                 queue.clone(),
                 rx,
@@ -81,6 +85,8 @@ impl Worker {
 
 async fn run(
     parts: Parts,
+    account: String,
+    fence: Fence,
     fences: Fences,
     queue: JobQueue,
     mut rx: mpsc::UnboundedReceiver<JobKind>,
@@ -89,6 +95,25 @@ async fn run(
     // Jobs run side by side, drawing on the account's one call budget (daily flow first); the queue keeps
     // any one kind from running twice at a time.
     let mut running = tokio::task::JoinSet::new();
+    // The guard's passes over this account: on its own tick, and once the night's figures are in.
+    let guard_wake = Arc::new(tokio::sync::Notify::new());
+    if let Some(guard) = parts.guard.clone() {
+        let (engine, store, wake, cancel) = (
+            parts.engine.clone(),
+            parts.store.clone(),
+            guard_wake.clone(),
+            cancel.clone(),
+        );
+        let account = account.clone();
+        running.spawn(
+            async move {
+                guard
+                    .run_account(&engine, &store, &account, &fence, &wake, &cancel)
+                    .await
+            }
+            .in_current_span(),
+        );
+    }
     loop {
         let kind = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -100,12 +125,13 @@ async fn run(
             }
             kind = rx.recv() => match kind { Some(k) => k, None => break },
         };
-        let (engine, hooks, queue, fences, cancel) = (
+        let (engine, hooks, queue, fences, cancel, guard_wake) = (
             parts.engine.clone(),
             parts.hooks.clone(),
             queue.clone(),
             fences.clone(),
             cancel.clone(),
+            guard_wake.clone(),
         );
         running.spawn(
             async move {
@@ -114,6 +140,10 @@ async fn run(
                     .await;
                 queue.done(kind);
                 hooks.after_job(&report).await;
+                // The night's figures are in and the alerts evaluated: the guard acts on them now.
+                if kind == JobKind::DailyFlow {
+                    guard_wake.notify_one();
+                }
             }
             .in_current_span(),
         );

@@ -1,6 +1,7 @@
 //! Usage reports: monthly usage by group and one card's history, rendered as table, CSV, JSON or HTML.
 
 pub mod format;
+pub mod guard;
 pub mod html;
 pub mod pages;
 pub mod status;

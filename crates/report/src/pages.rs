@@ -296,6 +296,7 @@ pub fn status_html(p: &StatusPage) -> String {
     b += &card_table("Top consumers", &p.top_consumers);
     b += &card_table("Nearest exhaustion", &p.nearest_exhaustion);
     b += "</div>";
+    b += &crate::guard::guard_html(&p.guard);
     b += &report_links(p);
     page("gsl-sync status", &b)
 }

@@ -40,6 +40,8 @@ pub struct StatusPage {
     pub newest_firing: Vec<AlertLine>,
     pub top_consumers: Vec<CardLine>,
     pub nearest_exhaustion: Vec<CardLine>,
+    /// The guard's decisions (0.2).
+    pub guard: crate::guard::GuardPanel,
 }
 
 impl StatusPage {
@@ -93,16 +95,18 @@ pub async fn status_page(
     cache: &FleetCache,
     schedules: Vec<JobSchedule>,
 ) -> Result<StatusPage, ReportError> {
-    let (jobs, fleet, firing, newest_firing, top_consumers, nearest_exhaustion) = tokio::try_join!(
+    let now = Utc::now();
+    let (jobs, fleet, firing, newest_firing, top_consumers, nearest_exhaustion, guard) = tokio::try_join!(
         async { Ok::<_, ReportError>(store.job_health().await?) },
         cache.get(store),
         async { Ok(store.firing_counts().await?) },
         async { Ok(store.newest_firing(&KINDS, NEWEST_PER_KIND).await?) },
         async { Ok(store.top_consumers(TOP).await?) },
         async { Ok(store.nearest_exhaustion(TOP).await?) },
+        async { Ok(crate::guard::guard_panel(store, now).await?) },
     )?;
     Ok(StatusPage {
-        now: Utc::now(),
+        now,
         jobs,
         schedules,
         fleet,
@@ -110,6 +114,7 @@ pub async fn status_page(
         newest_firing,
         top_consumers,
         nearest_exhaustion,
+        guard,
     })
 }
 

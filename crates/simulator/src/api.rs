@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::card::{iccid_of, id_of, slot_of_iccid, Profile, SimCard};
+use super::card::{id_of, slot_of_iccid, Profile, SimCard};
 use super::fleet::{month_flow, yesterday, FleetView};
 use super::query::Query;
 use super::server::{Reply, Sim};
@@ -139,7 +139,7 @@ pub fn list_cards(sim: &Sim, q: &Query) -> Reply {
     let view = sim.view();
     let card = |slot: u64| {
         view.profile_at(slot)
-            .card(view.today, view.overrides.get(&slot).copied())
+            .card(view.today, view.overrides.get(&slot))
     };
     let start = (page - 1) * limit;
     let (count, sim_cards) = if filter.is_empty() {
@@ -149,6 +149,7 @@ pub fn list_cards(sim: &Sim, q: &Query) -> Reply {
         let found: Vec<SimCard> = slot_of_iccid(key)
             .filter(|s| view.state.is_live(*s))
             .map(card)
+            .filter(|c| c.iccid == key)
             .into_iter()
             .collect();
         (
@@ -190,7 +191,7 @@ fn scan(
     for slot in all {
         let c = view
             .profile_at(slot)
-            .card(view.today, view.overrides.get(&slot).copied());
+            .card(view.today, view.overrides.get(&slot));
         if f.accepts(&c) {
             if count >= start && (page.len() as u64) < limit {
                 page.push(c);
@@ -354,7 +355,7 @@ pub fn daily_flow(sim: &Sim, body: &[u8]) -> Reply {
                 .iter()
                 .map(|p| CardFlow {
                     sim_card_id: id_of(p.slot),
-                    iccid: iccid_of(p.slot),
+                    iccid: p.iccid(),
                     flow: p.daily_flow(*day),
                 })
                 .collect(),
@@ -419,7 +420,7 @@ pub fn month_usages(sim: &Sim, body: &[u8]) -> Reply {
                 .collect();
             CardMonths {
                 sim_card_id: id_of(slot),
-                iccid: iccid_of(slot),
+                iccid: p.iccid(),
                 flow_usages,
             }
         })

@@ -33,6 +33,9 @@ pub struct SimulateArgs {
     /// Fraction of calls answered 500 GSL.00010003.
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
+    /// How long a work order (stop, reset, cut-net, speed-limit, exceed-cut-net) takes to complete.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    pub order_delay: std::time::Duration,
     /// Extra latency per call.
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub latency: std::time::Duration,

@@ -3,6 +3,7 @@
 use chrono::{Datelike, Duration, NaiveDate};
 use serde::Serialize;
 
+use super::orders::CardState;
 use super::showcase::{self, Script};
 
 /// First card id; ids are `BASE_ID + slot`, below 2^53 for any fleet the simulator can hold.
@@ -137,16 +138,25 @@ pub fn slot_of_id(id: i64) -> Option<u64> {
     id.checked_sub(BASE_ID).and_then(|s| u64::try_from(s).ok())
 }
 
-pub fn iccid_of(slot: u64) -> String {
-    format!("89860{slot:015}")
+/// The issuer digits after `8986` in a card's ICCID, by carrier (China Mobile 00, China Unicom 01, China
+/// Telecom 03): the way a real ICCID tells its carrier.
+const ISSUERS: [&str; 3] = ["00", "01", "03"];
+
+/// `8986` + issuer + the slot in 14 digits: 20 characters, and for China Mobile cards `89860` + the slot
+/// in 15 digits, as before issuers were told apart.
+pub fn iccid_of(slot: u64, carrier: usize) -> String {
+    let issuer = ISSUERS.get(carrier).copied().unwrap_or(ISSUERS[0]);
+    format!("8986{issuer}{slot:014}")
 }
 
+/// The slot an ICCID names, whatever its issuer digits (the caller checks they are the card's).
 pub fn slot_of_iccid(iccid: &str) -> Option<u64> {
-    let rest = iccid.strip_prefix("89860")?;
-    if rest.len() != 15 || !rest.bytes().all(|b| b.is_ascii_digit()) {
+    let rest = iccid.strip_prefix("8986")?;
+    let (issuer, slot) = (rest.get(..2)?, rest.get(2..)?);
+    if !ISSUERS.contains(&issuer) || slot.len() != 14 || !slot.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    rest.parse().ok()
+    slot.parse().ok()
 }
 
 impl Profile {
@@ -263,6 +273,15 @@ impl Profile {
         self.flow_between(self.cycle_start(today), today)
     }
 
+    pub fn iccid(&self) -> String {
+        iccid_of(self.slot, self.carrier)
+    }
+
+    /// In a forward pool: the cards a pooled cut at quota applies to.
+    pub fn pooled(&self) -> bool {
+        matches!(self.pool, Some(Pool::Forward(_)))
+    }
+
     pub fn price_plan_id(&self) -> i64 {
         7_000_000_000 + self.slot as i64
     }
@@ -275,10 +294,12 @@ impl Profile {
         format!("{}物联网卡流量包-{size}", CARRIERS[self.carrier])
     }
 
-    /// The card as listed on `today`; `status_override` comes from a finished stop/reset order.
-    pub fn card(&self, today: NaiveDate, status_override: Option<i32>) -> SimCard {
+    /// The card as listed on `today`; `state` holds what finished work orders changed.
+    pub fn card(&self, today: NaiveDate, state: Option<&CardState>) -> SimCard {
+        let state = state.copied().unwrap_or_default();
         let used = self.flow_used(today);
         let exhausted = used >= self.quota_mb;
+        let status_override = state.sim_status;
         let sim_status = status_override.unwrap_or(self.sim_status);
         let operator_status = if status_override == Some(14) {
             5
@@ -298,7 +319,7 @@ impl Profile {
         SimCard {
             sim_card_id: id_of(self.slot),
             account_id: "04eef84c0f80d3a40f4bc01e1e2ab3c1".to_owned(),
-            cid: iccid_of(self.slot),
+            cid: self.iccid(),
             sim_pool_id: match self.pool {
                 Some(Pool::Forward(i)) => Some(FORWARD_POOLS[i].0),
                 _ => None,
@@ -317,7 +338,7 @@ impl Profile {
             act_date: activated.then(|| format!("{}T16:00:00.000Z", act - Duration::days(1))),
             device_status_date: device.then(|| format!("{act}T02:13:45.000Z")),
             node_id: device.then(|| format!("node-{:08x}", self.pick(18, u32::MAX as u64))),
-            iccid: iccid_of(self.slot),
+            iccid: self.iccid(),
             network_type: opt(
                 19,
                 90,
@@ -344,12 +365,19 @@ impl Profile {
             customer_attribute5: None,
             customer_attribute6: None,
             real_named: self.pick(28, 3) != 0,
-            cut_net_flag: !telecom && self.pick(29, 50) == 0,
-            exceed_cut_net_flag: !telecom && self.pick(30, 20) == 0,
-            exceed_cut_net_quota: (telecom && self.pick(31, 4) == 0)
-                .then_some(self.quota_mb as i32),
+            cut_net_flag: state.cut_net.unwrap_or(!telecom && self.pick(29, 50) == 0),
+            exceed_cut_net_flag: match state.exceed_cut {
+                Some(quota) => quota.is_some(),
+                None => !telecom && self.pick(30, 20) == 0,
+            },
+            exceed_cut_net_quota: match state.exceed_cut {
+                Some(quota) => quota,
+                None => (telecom && self.pick(31, 4) == 0).then_some(self.quota_mb as i32),
+            },
             imei_bind_remain_times: telecom.then_some(self.pick(32, 4) as i32),
-            speed_value: (self.carrier != 0).then(|| if self.pick(33, 5) == 0 { 1024 } else { -1 }),
+            speed_value: state.speed_value.or_else(|| {
+                (self.carrier != 0).then(|| if self.pick(33, 5) == 0 { 1024 } else { -1 })
+            }),
         }
     }
 }

@@ -8,6 +8,7 @@ use chrono::{Duration, NaiveDate};
 use gsl_domain::YearMonth;
 
 use super::card::{id_of, next_month, slot_of_iccid, slot_of_id, Pool, Profile, SimCard, STRIDE};
+use super::orders::CardState;
 use super::showcase;
 
 /// The live set of card slots.
@@ -157,7 +158,7 @@ pub struct FleetView {
     pub(crate) seed: u64,
     pub(crate) today: NaiveDate,
     pub(crate) state: FleetState,
-    pub(crate) overrides: HashMap<u64, i32>,
+    pub(crate) overrides: HashMap<u64, CardState>,
     /// `SimulatorOptions::showcase`: the last generated cards follow `showcase` scripts.
     pub(crate) showcase: bool,
 }
@@ -200,10 +201,16 @@ impl FleetView {
     /// The card as `GET /v1/sim-cards` lists it today.
     pub fn card(&self, id: i64) -> Option<SimCard> {
         let p = self.profile(id)?;
-        Some(p.card(self.today, self.overrides.get(&p.slot).copied()))
+        Some(p.card(self.today, self.overrides.get(&p.slot)))
     }
+    /// The card with this ICCID, issuer digits included.
     pub fn card_by_iccid(&self, iccid: &str) -> Option<SimCard> {
         self.card(id_of(slot_of_iccid(iccid)?))
+            .filter(|c| c.iccid == iccid)
+    }
+    /// The profile of a live card, by id.
+    pub fn profile_of(&self, id: i64) -> Option<Profile> {
+        self.profile(id)
     }
     /// MB the card used on `day`.
     pub fn daily_flow(&self, id: i64, day: NaiveDate) -> Option<f64> {
@@ -371,11 +378,17 @@ mod tests {
     fn ids_and_iccids_round_trip() {
         for slot in [0, STRIDE, 999_999 * STRIDE + 5] {
             assert_eq!(slot_of_id(id_of(slot)), Some(slot));
-            assert_eq!(
-                slot_of_iccid(&super::super::card::iccid_of(slot)),
-                Some(slot)
-            );
+            for carrier in 0..3 {
+                let iccid = super::super::card::iccid_of(slot, carrier);
+                assert_eq!(iccid.len(), 20);
+                assert_eq!(slot_of_iccid(&iccid), Some(slot));
+            }
         }
         assert_eq!(slot_of_iccid("8986000000000000000x"), None);
+        assert_eq!(
+            slot_of_iccid("89869900000000000001"),
+            None,
+            "unknown issuer"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! benchmark and the demo. Written from `gsl-api.md` with its own wire types: it shares nothing with the
 //! client, only the calendar vocabulary of `gsl-domain`.
 
+mod actions;
 mod api;
 mod args;
 mod auth;
@@ -28,7 +29,7 @@ pub use auth::{Credentials, RateLimits};
 pub use card::{SimCard, BACK_POOLS, FORWARD_POOLS};
 pub use fleet::FleetView;
 pub use gsl_domain::YearMonth;
-pub use orders::WorkOrderVo;
+pub use orders::{WorkOrderDetailVo, WorkOrderVo, DONE_AFTER};
 
 /// Failure switches, changeable while running.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -88,6 +89,8 @@ pub struct SimulatorOptions {
     pub faults: Faults,
     /// Script the last six cards so a first sync raises every alert kind (the demo turns it on).
     pub showcase: bool,
+    /// How long a work order takes to complete (default `DONE_AFTER`).
+    pub order_delay: Duration,
 }
 
 impl Default for SimulatorOptions {
@@ -101,6 +104,7 @@ impl Default for SimulatorOptions {
             token_lifetime: Duration::from_secs(24 * 3600),
             faults: Faults::default(),
             showcase: false,
+            order_delay: DONE_AFTER,
         }
     }
 }
@@ -117,7 +121,8 @@ pub fn shanghai_today() -> NaiveDate {
 pub struct SimStats {
     /// Calls per operation: `login`, `list_projects`, `list_sim_cards`, `show_sim_card`, `daily_flow`,
     /// `month_usages`, `list_sim_pools`, `list_sim_pool_members`, `list_back_pools`,
-    /// `list_back_pool_members`, `stop_sim_card`, `reset_sim_card`, `list_work_orders`, `unknown`.
+    /// `list_back_pool_members`, `stop_sim_card`, `reset_sim_card`, `cut_net`, `speed_limit`,
+    /// `exceed_cut_net`, `list_work_orders`, `list_work_order_details`, `unknown`.
     pub calls: BTreeMap<&'static str, u64>,
     pub total: u64,
     /// Answered 429.
@@ -192,6 +197,15 @@ impl SimulatorHandle {
     pub fn set_faults(&self, f: Faults) {
         self.sim.with_world(|w| w.faults = f);
     }
+    /// How long work orders accepted from now on take to complete.
+    pub fn set_order_delay(&self, delay: Duration) {
+        self.sim.with_world(|w| w.orders.delay = delay);
+    }
+    /// How long the same operation on a card is refused (`GSL.00016016`) after the last; GSL's is 5
+    /// minutes, which tests of what follows an order cannot wait out.
+    pub fn set_repeat_window(&self, window: Duration) {
+        self.sim.with_world(|w| w.orders.no_repeat = window);
+    }
     pub fn set_rate_limit(&self, r: Option<RateLimits>) {
         self.sim.with_world(|w| w.rate_limit = r);
     }
@@ -257,6 +271,7 @@ pub async fn run_cli(args: &SimulateArgs) -> Result<(), SimulatorError> {
             ..Faults::default()
         },
         showcase: false,
+        order_delay: args.order_delay,
     };
     let handle = start(args.listen, opts).await?;
     let mut out = std::io::stdout().lock();

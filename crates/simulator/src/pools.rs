@@ -1,9 +1,9 @@
-//! Flow pools (forward and backward) with figures summed over member cards, and stop/resume work orders.
+//! Flow pools (forward and backward) with figures summed over member cards.
 
 use serde::Serialize;
 use serde_json::Value;
 
-use super::card::{iccid_of, id_of, slot_of_iccid, slot_of_id, Pool, BACK_POOLS, FORWARD_POOLS};
+use super::card::{Pool, BACK_POOLS, FORWARD_POOLS};
 use super::fleet::{month_flow, FleetView};
 use super::query::{page_of, Query};
 use super::server::{Reply, Sim};
@@ -173,10 +173,10 @@ pub fn members(sim: &Sim, id: &str, q: &Query, back: bool) -> Reply {
         .state
         .iter_from(0)
         .map(|s| view.profile_at(s))
-        .filter(|p| p.pool == Some(want) && cid.is_none_or_eq(&iccid_of(p.slot)))
+        .filter(|p| p.pool == Some(want) && cid.is_none_or_eq(&p.iccid()))
         .map(|p| Member {
             id: pools[index].0,
-            cid: iccid_of(p.slot),
+            cid: p.iccid(),
             sim_price_plan_id: p.price_plan_id(),
             flow_used: month_flow(&p, first, view.today),
             sim_status: back.then_some(p.sim_status),
@@ -194,60 +194,4 @@ impl EqOrNone for Option<&str> {
     fn is_none_or_eq(&self, v: &str) -> bool {
         self.is_none_or(|c| c == v)
     }
-}
-
-/// `POST /v1/sim-cards/{id}/stop` and `/reset`.
-pub fn stop_or_reset(sim: &Sim, id: &str, body: &[u8], stop: bool) -> Reply {
-    let v: Value = if body.is_empty() {
-        Value::Null
-    } else {
-        match serde_json::from_slice(body) {
-            Ok(v) => v,
-            Err(_) => return Reply::bad_param(),
-        }
-    };
-    let slot = match id.parse::<i64>() {
-        Ok(0) => v
-            .get("iccid")
-            .and_then(Value::as_str)
-            .and_then(slot_of_iccid),
-        Ok(id) => slot_of_id(id),
-        Err(_) => return Reply::bad_param(),
-    };
-    let view = sim.view();
-    let Some(card) = slot.and_then(|s| view.card(id_of(s))) else {
-        return Reply::error(400, "GSL.00011001", "sim卡不存在或没有SIM卡的访问权限");
-    };
-    let Some(slot) = slot else {
-        return Reply::bad_param();
-    };
-    let result = sim.with_world(|w| w.orders.request(slot, stop, card.sim_status, card.sim_type));
-    match result {
-        Some(Ok(work_order_id)) => {
-            Reply::json(200, &serde_json::json!({ "work_order_id": work_order_id }))
-        }
-        Some(Err((status, code, msg))) => Reply::error(status, code, msg),
-        None => Reply::error(500, "GSL.00010003", "系统繁忙,请稍后重试。"),
-    }
-}
-
-/// `GET /v1/work-orders`, newest first; `main_search_key` selects one order id.
-pub fn work_orders(sim: &Sim, q: &Query) -> Reply {
-    let checked = q
-        .paging()
-        .and_then(|p| Ok((p, q.int("work_order_type", 1, 23)?, q.int("status", 1, 7)?)));
-    let ((limit, page), kind, status) = match checked {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let key = q.get("main_search_key");
-    let mut all = sim.with_world(|w| w.orders.list()).unwrap_or_default();
-    all.reverse();
-    all.retain(|o| {
-        key.is_none_or_eq(&o.id.to_string())
-            && kind.is_none_or(|k| i64::from(o.work_order_type) == k)
-            && status.is_none_or(|s| i64::from(o.status) == s)
-    });
-    let body = serde_json::json!({ "limit": limit, "offset": page, "count": all.len(), "work_orders": page_of(&all, limit, page) });
-    Reply::json(200, &body)
 }

@@ -18,7 +18,7 @@ use super::card::mix;
 use super::fleet::{FleetState, FleetView};
 use super::orders::Orders;
 use super::query::Query;
-use super::{api, iam, pools, sign, Faults, PageAnswer, SimStats, SimulatorOptions};
+use super::{actions, api, iam, pools, sign, Faults, PageAnswer, SimStats, SimulatorOptions};
 
 const MAX_BODY: usize = 12 << 20;
 
@@ -96,7 +96,11 @@ pub enum Route {
     BackPoolMembers(String),
     Stop(String),
     Reset(String),
+    CutNet(String),
+    SpeedLimit(String),
+    ExceedCutNet(String),
     WorkOrders,
+    WorkOrderDetails(String),
 }
 
 impl Route {
@@ -114,11 +118,15 @@ impl Route {
             ["v1", "sim-cards", id] if get => Route::ShowCard(own(id)),
             ["v1", "sim-cards", id, "stop"] if post => Route::Stop(own(id)),
             ["v1", "sim-cards", id, "reset"] if post => Route::Reset(own(id)),
+            ["v1", "sim-cards", id, "cut-net"] if post => Route::CutNet(own(id)),
+            ["v1", "sim-cards", id, "speed-limit"] if post => Route::SpeedLimit(own(id)),
+            ["v1", "sim-cards", id, "exceed-cut-net"] if post => Route::ExceedCutNet(own(id)),
             ["v1", "sim-pools"] if get => Route::Pools,
             ["v1", "sim-pools", id, "members"] if get => Route::PoolMembers(own(id)),
             ["v1", "back-pools"] if get => Route::BackPools,
             ["v1", "back-pools", id, "members"] if get => Route::BackPoolMembers(own(id)),
             ["v1", "work-orders"] if get => Route::WorkOrders,
+            ["v1", "work-orders", id, "details"] if get => Route::WorkOrderDetails(own(id)),
             _ => return None,
         })
     }
@@ -137,7 +145,11 @@ impl Route {
             Route::BackPoolMembers(_) => "list_back_pool_members",
             Route::Stop(_) => "stop_sim_card",
             Route::Reset(_) => "reset_sim_card",
+            Route::CutNet(_) => "cut_net",
+            Route::SpeedLimit(_) => "speed_limit",
+            Route::ExceedCutNet(_) => "exceed_cut_net",
             Route::WorkOrders => "list_work_orders",
+            Route::WorkOrderDetails(_) => "list_work_order_details",
         }
     }
 
@@ -194,7 +206,7 @@ impl Sim {
                 today: opts.today,
                 faults: opts.faults,
                 rate_limit: opts.rate_limit,
-                orders: Orders::default(),
+                orders: Orders::with_delay(opts.order_delay),
             }),
             stats: Mutex::new(SimStats::default()),
         }
@@ -350,9 +362,13 @@ impl Sim {
             Route::BackPools => pools::list_pools(self, q, true),
             Route::PoolMembers(id) => pools::members(self, id, q, false),
             Route::BackPoolMembers(id) => pools::members(self, id, q, true),
-            Route::Stop(id) => pools::stop_or_reset(self, id, body, true),
-            Route::Reset(id) => pools::stop_or_reset(self, id, body, false),
-            Route::WorkOrders => pools::work_orders(self, q),
+            Route::Stop(id) => actions::stop_or_reset(self, id, body, true),
+            Route::Reset(id) => actions::stop_or_reset(self, id, body, false),
+            Route::CutNet(id) => actions::cut_net(self, id, body),
+            Route::SpeedLimit(id) => actions::speed_limit(self, id, body),
+            Route::ExceedCutNet(id) => actions::exceed_cut_net(self, id, body),
+            Route::WorkOrders => actions::work_orders(self, q),
+            Route::WorkOrderDetails(id) => actions::work_order_details(self, id, q),
         }
     }
 

@@ -186,6 +186,7 @@ mod connect;
 mod copy;
 pub mod flow_state;
 mod flows;
+pub mod guard;
 mod leader;
 mod leases;
 mod partitions;
