@@ -6,13 +6,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::follow::Follower;
-use super::hooks::{DaemonHooks, Delivery};
+use super::hooks::{DaemonHooks, Delivery, WatchHooks};
 use super::AppError;
 use crate::config::Settings;
 use crate::http::status::StatusOptions;
 use crate::http::{router_with, serve_with, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges};
-use crate::sync::daemon::{Daemon, ElectionTimings};
+use crate::sync::daemon::{Daemon, ElectionTimings, WatchPlan};
 use crate::sync::JobKind;
 use crate::telemetry::Telemetry;
 
@@ -73,7 +73,19 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
         gauges,
         metrics,
     });
-    let daemon = Daemon::new(engine, store, hooks.clone(), ElectionTimings::default());
+    let watch = WatchPlan {
+        settings: settings.watch.clone(),
+        hooks: Arc::new(WatchHooks {
+            store: store.clone(),
+            settings: settings.clone(),
+            delivery: hooks.delivery.clone(),
+            gauges: hooks.gauges.clone(),
+            metrics: hooks.metrics.clone(),
+        }),
+        clock: crate::sync::watch::system_clock(),
+    };
+    let daemon =
+        Daemon::new(engine, store, hooks.clone(), ElectionTimings::default()).with_watch(watch);
     let notify_loop = tokio::spawn({
         let (hooks, stop, syncing) = (hooks.clone(), shutdown.clone(), daemon.leading());
         async move { hooks.delivery.run(NOTIFY_EVERY, syncing, stop).await }

@@ -18,3 +18,4 @@ mod status;
 mod sync;
 mod tidy;
 mod tls;
+mod watch;

@@ -58,8 +58,8 @@ impl std::fmt::Debug for GslClient {
 }
 
 /// One logical call: retried as a whole.
-struct Call {
-    op: Operation,
+pub(crate) struct Call {
+    pub(crate) op: Operation,
     method: Method,
     path: String,
     query: Vec<(String, String)>,
@@ -87,9 +87,11 @@ impl GslClient {
             })?;
         Ok(Self {
             inner: Arc::new(Inner {
+                // GSL limits ListSimPricePlans like ListSimCards (gsl-api.md §5): each its own 1/s.
                 budget: Budget::new(Rates {
                     total_per_second: settings.total_rate_per_second,
                     card_list_per_second: settings.list_rate_per_second,
+                    price_plans_per_second: settings.list_rate_per_second,
                 }),
                 tokens: TokenCache::default(),
                 settings,
@@ -135,7 +137,7 @@ impl GslClient {
     }
 
     /// Where implausible values of `op` are reported.
-    fn vet(&self, operation: Operation) -> Vet<'_> {
+    pub(crate) fn vet(&self, operation: Operation) -> Vet<'_> {
         Vet {
             observer: self.inner.observer.as_ref(),
             account: self.account(),
@@ -302,7 +304,7 @@ impl GslClient {
     }
 
     /// Runs a call with pacing, auth, retries and observation; `parse` turns a 2xx body into the answer.
-    async fn execute<T>(
+    pub(crate) async fn execute<T>(
         &self,
         call: &Call,
         parse: impl Fn(&[u8]) -> Result<T, GslError>,
@@ -314,6 +316,7 @@ impl GslClient {
             let creds = self.credentials().await?;
             let lane = match call.op {
                 Operation::ListSimCards => Lane::CardList,
+                Operation::ListSimPricePlans => Lane::PricePlans,
                 _ => Lane::Any,
             };
             self.inner.budget.acquire(self.priority, lane).await;
@@ -586,7 +589,7 @@ fn retry_reason(err: &GslError) -> Option<&'static str> {
     }
 }
 
-fn get(op: Operation, path: String, query: Vec<(String, String)>) -> Call {
+pub(crate) fn get(op: Operation, path: String, query: Vec<(String, String)>) -> Call {
     Call {
         op,
         method: Method::GET,

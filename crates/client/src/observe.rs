@@ -16,10 +16,11 @@ pub enum Operation {
     ListBackPoolMembers,
     StopSimCard,
     ResetSimCard,
+    ListSimPricePlans,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 11] = [
+    pub const ALL: [Operation; 12] = [
         Operation::Login,
         Operation::ListSimCards,
         Operation::ShowSimCard,
@@ -31,6 +32,7 @@ impl Operation {
         Operation::ListBackPoolMembers,
         Operation::StopSimCard,
         Operation::ResetSimCard,
+        Operation::ListSimPricePlans,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Operation {
             Operation::ListBackPoolMembers => "list_back_pool_members",
             Operation::StopSimCard => "stop_sim_card",
             Operation::ResetSimCard => "reset_sim_card",
+            Operation::ListSimPricePlans => "list_sim_price_plans",
         }
     }
 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::engine::{Engine, JobReport, JobRequest};
 use super::schedule::{self, JobKind, JobQueue};
+use super::watch::{self, AfterWatch, Clock, WatchSettings};
 use gsl_store::{LeaderLock, Store};
 
 /// What the daemon does after each job, e.g. refresh gauges and evaluate alerts. Implemented at the edge, so
@@ -44,6 +45,14 @@ pub struct Daemon {
     hooks: Arc<dyn AfterJob>,
     timings: ElectionTimings,
     leading: Arc<AtomicBool>,
+    watch: Option<WatchPlan>,
+}
+
+/// The real-time watch the syncer runs beside the jobs, one loop per account (`watch::watch_account`).
+pub struct WatchPlan {
+    pub settings: WatchSettings,
+    pub hooks: Arc<dyn AfterWatch>,
+    pub clock: Clock,
 }
 
 impl Daemon {
@@ -59,7 +68,37 @@ impl Daemon {
             hooks,
             timings,
             leading: Arc::new(AtomicBool::new(false)),
+            watch: None,
         }
+    }
+
+    /// Runs the real-time watch of every account while this replica syncs.
+    pub fn with_watch(mut self, plan: WatchPlan) -> Self {
+        self.watch = Some(plan);
+        self
+    }
+
+    /// One watch loop per account, stopped with `stop` (shutdown or lost lock).
+    fn spawn_watches(
+        &self,
+        fence: gsl_store::Fence,
+        stop: &CancellationToken,
+    ) -> tokio::task::JoinSet<()> {
+        let mut set = tokio::task::JoinSet::new();
+        let Some(plan) = self.watch.as_ref().filter(|p| p.settings.enabled) else {
+            return set;
+        };
+        for account in self.engine.accounts() {
+            let w = watch::Watch {
+                store: self.store.clone(),
+                client: account.client.clone(),
+                settings: plan.settings.clone(),
+                hooks: plan.hooks.clone(),
+                clock: plan.clock.clone(),
+            };
+            set.spawn(watch::watch_account(w, fence, stop.clone()));
+        }
+        set
     }
 
     /// True while this replica holds the sync lock.
@@ -116,6 +155,7 @@ impl Daemon {
         }
         self.queue_missed_runs(queue).await;
         let fence = lock.fence();
+        let mut watches = self.spawn_watches(fence, &lost);
         let lock = Arc::new(lock);
         let watchdog = tokio::spawn(watch_lock(lock.clone(), lost.clone(), self.timings.check));
         // Jobs run side by side, drawing on each account's one call budget (daily flow first); the queue
@@ -147,6 +187,7 @@ impl Daemon {
         // Stopping or lost: every job stops at its next safe point; wait for them before letting go.
         lost.cancel();
         while running.join_next().await.is_some() {}
+        while watches.join_next().await.is_some() {}
         watchdog.abort();
         self.leading.store(false, Ordering::SeqCst);
         if !shutdown.is_cancelled() {

@@ -201,6 +201,14 @@ impl Engine {
         &self.holder
     }
 
+    pub fn accounts(&self) -> &[Account] {
+        &self.accounts
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn account_names(&self) -> impl Iterator<Item = &str> {
         self.accounts.iter().map(|a| a.name.as_str())
     }

@@ -189,6 +189,7 @@ mod flows;
 mod leader;
 mod partitions;
 mod pools;
+pub mod realtime;
 pub mod rows;
 mod runs;
 mod staged;
