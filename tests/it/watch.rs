@@ -164,10 +164,10 @@ fn detail(e: &Episode, key: &str) -> String {
 async fn a_burning_card_alerts_from_real_time_figures_before_the_night_and_does_not_flap(
     pool: PgPool,
 ) {
-    let day = "2026-11-26";
+    let day = "2026-11-24";
     let store = Store::from_pool(pool.clone());
     // GSL's own limits: 5 calls/s in all, the card list and real-time usage 1/s each.
-    let sim = simulator(120, day, true).await;
+    let sim = simulator(2000, day, true).await;
     let settings = settings_for(&sim);
     let client = GslClient::new(
         settings.accounts[0].client_settings(&settings.sync),
@@ -289,7 +289,7 @@ async fn a_burning_card_alerts_from_real_time_figures_before_the_night_and_does_
 
     // The night: the figures as of 24:00 hold the whole day's burn (86 %): the same episode stays open,
     // its figures now nightly, its first source still the real-time one.
-    let next = "2026-11-27";
+    let next = "2026-11-25";
     clock.set(&sim, shanghai(next, 2, 40));
     night(&store, &client, &settings.sync, next).await;
     evaluate(&store, &settings.alerts, clock.now()).await;
