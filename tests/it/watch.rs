@@ -116,7 +116,7 @@ fn candidate(sim: &SimulatorHandle, today: NaiveDate) -> (i64, String, f64, f64)
                 && quota >= 500.0
                 && (0.7..0.75).contains(&ratio)
                 && own < 0.03;
-            fits.then(|| (id, c.iccid, quota, ratio + own))
+            fits.then_some((id, c.iccid, quota, ratio + own))
         })
         .next();
     found.expect("a card between 70 and 75 % in the fleet")
