@@ -209,6 +209,12 @@ impl Store {
     ) -> Result<u64> {
         let mut tx = self.pool().begin().await?;
         fence.check(&mut tx).await?;
+        // A fleet-wide, set-based statement: hash joins are always right here, and a nested loop over the
+        // recent-rate aggregate (what the planner picks for tables without statistics yet, e.g. while the
+        // first night loads them) takes minutes and holds back the jobs' partition DDL meanwhile.
+        sqlx::query("SET LOCAL enable_nestloop = off")
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM watch_cards WHERE account = $1")
             .bind(account)
             .execute(&mut *tx)
