@@ -3,7 +3,9 @@
 //! the sync, and how a paced nightly run compares with the time GSL's flow control forces.
 //!
 //! `cargo bench --bench fleet` (N = 1,000,000; set GSL_BENCH_CARDS for another size, GSL_BENCH_SCALED_ONLY=1
-//! for the N-card night with GSL's limits ×20 alone).
+//! for the N-card night with GSL's limits ×20 alone, GSL_BENCH_WATCH_ONLY=1 for the real-time watch's
+//! figures alone at min(N, 20,000) cards: checks per hour at 1 call/s, and the night with the watch on and
+//! off side by side).
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,7 @@ use gsl_sync::domain::{FlowPeriod, GroupBy};
 use gsl_sync::report::{sim_report, usage_report};
 use gsl_sync::simulator::{self, RateLimits, SimulatorHandle, SimulatorOptions};
 use gsl_sync::store::{Fence, Store};
+use gsl_sync::sync::watch::{watch_account, NoAfterWatch, Watch, WatchSettings};
 use gsl_sync::sync::{Engine, Fences, JobKind, JobReport, JobRequest};
 use gsl_sync::telemetry::Telemetry;
 use secrecy::SecretString;
@@ -276,7 +279,12 @@ fn main() {
         .expect("runtime");
     // GSL_BENCH_SCALED_ONLY=1 runs only the N-card night with the limits ×20.
     let scaled_only = std::env::var_os("GSL_BENCH_SCALED_ONLY").is_some();
+    let watch_only = std::env::var_os("GSL_BENCH_WATCH_ONLY").is_some();
     rt.block_on(async {
+        if watch_only {
+            watch_figures(n.min(20_000)).await;
+            return;
+        }
         if scaled_only {
             joint_floor(n, 20.0).await;
             after_the_night(n).await;
@@ -284,6 +292,7 @@ fn main() {
         }
         paced_nightly(2345).await;
         joint_floor(20_000, 1.0).await;
+        watch_figures(20_000).await;
         if n > 0 {
             joint_floor(n, 20.0).await;
             after_the_night(n).await;
@@ -309,6 +318,37 @@ struct Night {
 /// A `sync all` on a fresh database with GSL's limits scaled by `scale` on both sides, run either one job
 /// after another (`together = false`, how 0.1 ran) or side by side on the shared budget.
 async fn night(n: u64, scale: f64, together: bool) -> Night {
+    night_with(n, scale, together, None).await.0
+}
+
+/// The watch as aggressive as it gets: every card at 30 % or more, re-checked every second, the whole
+/// unused budget its share. The night must not notice it.
+fn eager_watch() -> WatchSettings {
+    let mut w = WatchSettings::defaults(chrono_tz::Asia::Shanghai);
+    w.ratio = 0.3;
+    w.interval = Duration::from_secs(1);
+    w.budget_share = 1.0;
+    w.idle_poll = Duration::from_millis(200);
+    w
+}
+
+/// The simulated day's clock running at real speed from 10:00 Beijing time, for the watch.
+fn day_clock(today: NaiveDate) -> gsl_sync::sync::watch::Clock {
+    let start = today.and_hms_opt(2, 0, 0).unwrap().and_utc();
+    let t0 = Instant::now();
+    std::sync::Arc::new(move || {
+        start + chrono::Duration::from_std(t0.elapsed()).unwrap_or_default()
+    })
+}
+
+/// `night`, with the watch of `watch` running beside the jobs on the same budget; also returns the
+/// real-time checks made.
+async fn night_with(
+    n: u64,
+    scale: f64,
+    together: bool,
+    watch: Option<WatchSettings>,
+) -> (Night, u64) {
     let today: NaiveDate = TODAY.parse().unwrap();
     let limits = RateLimits {
         list_per_second: scale,
@@ -335,6 +375,20 @@ async fn night(n: u64, scale: f64, together: bool) -> Night {
         .unwrap()
         .with_today(today);
     let (fence, cancel) = (Fences::every(Fence::unfenced()), CancellationToken::new());
+    let stop_watch = CancellationToken::new();
+    let watching = watch.map(|settings| {
+        tokio::spawn(watch_account(
+            Watch {
+                store: store.clone(),
+                client: engine.accounts()[0].client.clone(),
+                settings,
+                hooks: std::sync::Arc::new(NoAfterWatch),
+                clock: day_clock(today),
+            },
+            Fence::unfenced(),
+            stop_watch.clone(),
+        ))
+    });
     let started = Instant::now();
     let reports = if together {
         engine
@@ -352,6 +406,10 @@ async fn night(n: u64, scale: f64, together: bool) -> Night {
         out
     };
     let took = started.elapsed();
+    stop_watch.cancel();
+    if let Some(task) = watching {
+        task.await.expect("the watch stops");
+    }
     for r in &reports {
         assert!(r.succeeded(), "{:?}", r.failures());
     }
@@ -378,8 +436,88 @@ async fn night(n: u64, scale: f64, together: bool) -> Night {
         throttled: stats.throttled,
         by_op,
     };
+    let checks = stats.calls("list_sim_price_plans");
     sim.shutdown().await;
-    night
+    (night, checks)
+}
+
+/// The watch's figures with GSL's real limits: real-time checks per hour when nothing else runs (1 call/s
+/// is the most GSL allows), and the side-by-side night's ratio to its joint floor with the watch off and on.
+async fn watch_figures(n: u64) {
+    println!("== real-time watch, {n} cards, GSL's limits (price plans 1/s, total 5/s)");
+    // Checks per hour: a synced fleet, the watch alone with the default share for 60 s.
+    let today: NaiveDate = TODAY.parse().unwrap();
+    let sim = simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimulatorOptions {
+            cards: n,
+            today,
+            rate_limit: None,
+            ..SimulatorOptions::default()
+        },
+    )
+    .await
+    .expect("simulator");
+    let store = fresh_store("gsl_sync_bench_watch").await;
+    let first = gsl_sync::app::engine(store.clone(), &settings(&sim, false), &Telemetry::new())
+        .unwrap()
+        .with_today(today);
+    run(&first, JobKind::Inventory, JobRequest::Scheduled).await;
+    sim.set_rate_limit(Some(RateLimits::default()));
+    sim.reset_stats();
+    let engine = gsl_sync::app::engine(store.clone(), &settings(&sim, true), &Telemetry::new())
+        .unwrap()
+        .with_today(today);
+    let mut w = eager_watch();
+    w.budget_share = 0.5;
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(watch_account(
+        Watch {
+            store: store.clone(),
+            client: engine.accounts()[0].client.clone(),
+            settings: w,
+            hooks: std::sync::Arc::new(NoAfterWatch),
+            clock: day_clock(today),
+        },
+        Fence::unfenced(),
+        stop.clone(),
+    ));
+    let window = Duration::from_secs(60);
+    tokio::time::sleep(window).await;
+    stop.cancel();
+    task.await.expect("the watch stops");
+    let stats = sim.stats();
+    let checks = stats.calls("list_sim_price_plans");
+    let watched = store
+        .watch_counts()
+        .await
+        .unwrap()
+        .first()
+        .map_or(0, |c| c.1);
+    println!(
+        "  watch alone (share 0.5, {watched} cards watched): {checks} checks in {} s = {:.0} checks/hour (1 call/s allows 3,600), 429s: {}",
+        window.as_secs(),
+        checks as f64 * 3600.0 / window.as_secs_f64(),
+        stats.throttled
+    );
+    sim.shutdown().await;
+    // The night, side by side on one budget, with the watch off and on.
+    for watch in [None, Some(eager_watch())] {
+        let on = watch.is_some();
+        let (night, checks) = night_with(n, 1.0, true, watch).await;
+        let floor =
+            (night.list.saturating_sub(1) as f64).max(night.all.saturating_sub(1) as f64 / 5.0);
+        println!(
+            "  night with the watch {}: {} GSL calls, 429s: {}; wall {:.1} s, joint floor {:.1} s, ratio {:.3}; {} real-time checks during it",
+            if on { "on (every card ≥ 30 %, every 1 s, share 1.0)" } else { "off" },
+            night.all,
+            night.throttled,
+            night.took.as_secs_f64(),
+            floor,
+            night.took.as_secs_f64() / floor,
+            checks,
+        );
+    }
 }
 
 /// `sync all` one job after another against the jobs side by side on one budget, beside the joint floor

@@ -6,13 +6,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::follow::Follower;
-use super::hooks::{DaemonHooks, Delivery, GuardAnnounce};
+use super::hooks::{DaemonHooks, Delivery, GuardAnnounce, WatchHooks};
 use super::AppError;
 use crate::config::Settings;
 use crate::http::status::StatusOptions;
 use crate::http::{router_with, serve_with, HttpState};
 use crate::metrics::{MetricsOptions, SimGauges};
-use crate::sync::daemon::{Daemon, ElectionTimings};
+use crate::sync::daemon::{Daemon, ElectionTimings, WatchPlan};
 use crate::sync::guard::GuardRunner;
 use crate::sync::JobKind;
 use crate::telemetry::Telemetry;
@@ -84,8 +84,20 @@ pub async fn run(settings: Settings) -> Result<(), AppError> {
             delivery: hooks.delivery.clone(),
         }),
     );
-    let daemon =
-        Daemon::new(engine, store, hooks.clone(), ElectionTimings::default()).with_guard(guard);
+    let watch = WatchPlan {
+        settings: settings.watch.clone(),
+        hooks: Arc::new(WatchHooks {
+            store: store.clone(),
+            settings: settings.clone(),
+            delivery: hooks.delivery.clone(),
+            gauges: hooks.gauges.clone(),
+            metrics: hooks.metrics.clone(),
+        }),
+        clock: crate::sync::watch::system_clock(),
+    };
+    let daemon = Daemon::new(engine, store, hooks.clone(), ElectionTimings::default())
+        .with_guard(guard)
+        .with_watch(watch);
     let notify_loop = tokio::spawn({
         let (hooks, stop, syncing) = (hooks.clone(), shutdown.clone(), daemon.delivering());
         async move { hooks.delivery.run(NOTIFY_EVERY, syncing, stop).await }

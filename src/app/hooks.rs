@@ -13,6 +13,7 @@ use crate::metrics::{MetricsOptions, SimGauges};
 use crate::store::Store;
 use crate::sync::daemon::AfterJob;
 use crate::sync::guard::GuardObserver;
+use crate::sync::watch::{AfterWatch, WatchRound};
 use crate::sync::{JobKind, JobReport};
 use crate::telemetry::Telemetry;
 
@@ -178,6 +179,46 @@ impl GuardObserver for GuardAnnounce {
 
     fn guard_pass_finished(&self, _account: &str, announced: bool) {
         if announced {
+            self.delivery.ring();
+        }
+    }
+}
+
+/// The watch's after-round hook: the alert rules only when a check moved a card across a quota threshold
+/// (a full evaluation reads the whole fleet), the watch's gauges after every round, and a ring for the
+/// delivery task when rules ran. Other replicas show the new figures at their next refresh.
+pub struct WatchHooks {
+    pub store: Store,
+    pub settings: Settings,
+    pub delivery: Delivery,
+    pub gauges: SimGauges,
+    pub metrics: MetricsOptions,
+}
+
+impl WatchHooks {
+    /// Every warning and critical ratio in force: the global ones and the overrides'.
+    fn thresholds(&self) -> Vec<f64> {
+        let a = &self.settings.alerts;
+        let mut t = vec![a.warning_ratio, a.critical_ratio];
+        for o in &a.overrides {
+            t.extend(o.warning_ratio);
+            t.extend(o.critical_ratio);
+        }
+        t
+    }
+}
+
+#[async_trait::async_trait]
+impl AfterWatch for WatchHooks {
+    async fn after_round(&self, _account: &str, round: &WatchRound) {
+        let crossed = self.thresholds().into_iter().any(|t| round.crossed(t));
+        if crossed {
+            evaluate(&self.store, &self.settings).await;
+        }
+        if let Err(e) = self.gauges.refresh_watch(&self.store, &self.metrics).await {
+            tracing::warn!(error = %e, "could not refresh the watch gauges");
+        }
+        if crossed {
             self.delivery.ring();
         }
     }

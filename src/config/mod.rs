@@ -17,7 +17,7 @@ use std::path::Path;
 use gsl_alerts::AlertSettings;
 use gsl_client::{Auth, ClientSettings};
 use gsl_jobs::guard::GuardSettings;
-use gsl_jobs::SyncSettings;
+use gsl_jobs::{SyncSettings, WatchSettings};
 use gsl_metrics::MetricsSettings;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -60,6 +60,8 @@ pub struct Settings {
     pub alerts: AlertSettings,
     pub guard: GuardSettings,
     pub log: LogSettings,
+    /// `[watch]` (0.2): real-time re-checks of the cards at risk.
+    pub watch: WatchSettings,
     /// This replica's name in `sync_runs` and leases: `$HOSTNAME:PID`.
     pub instance: String,
     /// True when a file or the environment set the database, not only the built-in default.
@@ -79,6 +81,7 @@ impl fmt::Debug for Settings {
             .field("alerts", &self.alerts)
             .field("guard", &self.guard)
             .field("log", &self.log)
+            .field("watch", &self.watch)
             .finish()
     }
 }
@@ -428,6 +431,35 @@ mod tests {
         let again = load(&[], Some(&text)).unwrap();
         assert_eq!(again.to_redacted_toml(), text);
         assert_eq!(format!("{again:?}"), format!("{s:?}"), "the same settings");
+    }
+
+    #[test]
+    fn watch_defaults_and_errors_that_say_what_to_fix() {
+        let s = load(&[], None).unwrap();
+        let w = &s.watch;
+        assert!(w.enabled);
+        assert_eq!((w.ratio, w.days, w.budget_share), (0.7, 3, 0.5));
+        assert_eq!(w.interval, std::time::Duration::from_secs(900));
+        assert_eq!(w.projection_window_days, s.alerts.projection_window_days);
+        let s = load(&[], Some("[watch]\niccids = [\"89860000000000000001\"]\n")).unwrap();
+        assert_eq!(s.watch.iccids, ["89860000000000000001"]);
+        assert!(
+            s.to_redacted_toml().contains("89860000000000000001"),
+            "config check prints it"
+        );
+        for (env, key) in [
+            (("GSL_SYNC__WATCH__RATIO", "1.5"), "watch.ratio"),
+            (("GSL_SYNC__WATCH__BUDGET_SHARE", "0"), "watch.budget_share"),
+            (("GSL_SYNC__WATCH__INTERVAL", "0s"), "watch.interval"),
+            (("GSL_SYNC__WATCH__INTERVAL", "soon"), "watch.interval"),
+            (("GSL_SYNC__WATCH__DAYS", "400"), "watch.days"),
+        ] {
+            assert_eq!(err_key(&[env], None), key, "{env:?}");
+        }
+        let e = load(&[], Some("[watch]\niccids = [\"89 86\"]\n")).expect_err("bad ICCID");
+        assert_eq!(e.key, "watch.iccids[0]");
+        let e = load(&[("GSL_SYNC__WATCH__BUDGET_SHARE", "0")], None).expect_err("share 0");
+        assert!(e.problem.contains("watch.enabled = false"), "{}", e.problem);
     }
 
     #[test]

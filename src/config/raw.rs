@@ -20,6 +20,7 @@ pub(super) struct RawSettings {
     pub(super) alerts: RawAlerts,
     pub(super) guard: RawGuard,
     pub(super) log: RawLog,
+    pub(super) watch: RawWatch,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -141,6 +142,19 @@ pub(super) struct RawAlerts {
     pub(super) resend_interval: String,
     pub(super) notify_timeout: String,
     pub(super) notify_max_retries: u32,
+}
+
+/// `[watch]` (0.2): real-time re-checks of the cards at risk, in the budget the jobs leave.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWatch {
+    pub(super) enabled: bool,
+    pub(super) ratio: f64,
+    pub(super) days: u32,
+    pub(super) interval: String,
+    pub(super) budget_share: f64,
+    #[serde(default)]
+    pub(super) iccids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono_tz::Tz;
 use gsl_alerts::AlertSettings;
 use gsl_client::Auth;
-use gsl_jobs::SyncSettings;
+use gsl_jobs::{SyncSettings, WatchSettings};
 use gsl_metrics::MetricsSettings;
 use secrecy::SecretString;
 
@@ -14,7 +14,7 @@ use crate::http::HttpOptions;
 use url::Url;
 
 use super::raw::{
-    RawAccount, RawAlerts, RawDatabase, RawHttp, RawLog, RawMetrics, RawSettings, RawSync,
+    RawAccount, RawAlerts, RawDatabase, RawHttp, RawLog, RawMetrics, RawSettings, RawSync, RawWatch,
 };
 use super::redact::redact_url;
 use super::{
@@ -28,12 +28,14 @@ impl RawSettings {
             .iter()
             .map(|(name, raw)| account(name, raw))
             .collect::<Result<Vec<_>, _>>()?;
+        let sync = sync(&self.sync)?;
         let alerts = alerts(&self.alerts)?;
         let guard = super::guard::guard(&self.guard, &accounts, &alerts)?;
         Ok(Settings {
+            watch: watch(&self.watch, &sync, &alerts)?,
             database: database(&self.database)?,
             accounts,
-            sync: sync(&self.sync)?,
+            sync,
             http: http(&self.http)?,
             metrics: metrics(&self.metrics)?,
             alerts,
@@ -293,6 +295,45 @@ fn alerts(a: &RawAlerts) -> Result<AlertSettings, ConfigError> {
         notify_timeout: duration("alerts.notify_timeout", &a.notify_timeout)?,
         notify_max_retries: in_range("alerts.notify_max_retries", a.notify_max_retries, 0, 20)?,
     })
+}
+
+fn watch(
+    w: &RawWatch,
+    sync: &SyncSettings,
+    alerts: &AlertSettings,
+) -> Result<WatchSettings, ConfigError> {
+    if !(w.budget_share.is_finite() && w.budget_share > 0.0 && w.budget_share <= 1.0) {
+        return Err(ConfigError::new(
+            "watch.budget_share",
+            format!(
+                "{} must be a share in (0, 1] of the calls the jobs leave unused (turn the watch off with watch.enabled = false)",
+                w.budget_share
+            ),
+        ));
+    }
+    for (i, iccid) in w.iccids.iter().enumerate() {
+        let ok =
+            (1..=32).contains(&iccid.len()) && iccid.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !ok {
+            return Err(ConfigError::new(
+                format!("watch.iccids[{i}]"),
+                format!("{iccid:?} is not an ICCID (letters and digits, at most 32)"),
+            ));
+        }
+    }
+    let interval = positive("watch.interval", &w.interval)?;
+    if interval < std::time::Duration::from_secs(1) {
+        return Err(ConfigError::new("watch.interval", "must be at least 1s"));
+    }
+    let mut s = WatchSettings::defaults(sync.timezone);
+    s.enabled = w.enabled;
+    s.ratio = ratio("watch.ratio", w.ratio)?;
+    s.days = in_range("watch.days", w.days, 0, 366)?;
+    s.interval = interval;
+    s.budget_share = w.budget_share;
+    s.iccids = w.iccids.clone();
+    s.projection_window_days = alerts.projection_window_days;
+    Ok(s)
 }
 
 fn log(l: &RawLog) -> Result<LogSettings, ConfigError> {

@@ -253,7 +253,9 @@ async fn metrics(
     // This process's own families: once per process, so not on scrape-time shards other than 0.
     let serve_daemon = shard.is_none_or(|s| s.serves_fleet());
     let daemon = if serve_daemon {
-        state.telemetry.encode(format)
+        let mut text = state.gauges.watch_text().to_vec();
+        text.extend(state.telemetry.encode(format));
+        text
     } else {
         Vec::new()
     };

@@ -20,3 +20,4 @@ mod status;
 mod sync;
 mod tidy;
 mod tls;
+mod watch;

@@ -124,7 +124,8 @@ async fn the_status_page_shows_health_alerts_fleet_and_the_cards_to_watch(pool: 
         "action=\"/search\"",
         "href=\"/metrics\"",
         "format=html",
-        "Real-time figures: none yet",
+        "Real-time figures of watched cards are estimates",
+        "Watched cards (0)",
         "中国联通 月包 10GB",
     ] {
         assert!(html.contains(want), "missing {want:?} in {html}");

@@ -73,10 +73,14 @@ pub fn annotations(a: &DueAlert) -> BTreeMap<String, String> {
         "GslSimQuotaWarning" | "GslSimQuotaCritical" => (
             format!("{who} used {:.1}% of its data quota", value * 100.0),
             format!(
-                "{} MB used, {} MB left (as of {}); threshold {:.1}%.",
+                "{} MB used, {} MB left ({}); threshold {:.1}%.",
                 get("flow_used_mb"),
                 get("flow_left_mb"),
-                get("data_date"),
+                // A real-time figure is an estimate of today so far; the nightly one is the billed one.
+                match detail_str(&d, "source").as_deref() {
+                    Some("realtime") => format!("real-time estimate at {}", get("checked_at")),
+                    _ => format!("as of {}", get("data_date")),
+                },
                 threshold * 100.0
             ),
         ),

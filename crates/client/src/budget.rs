@@ -6,6 +6,10 @@
 //! the most urgent gets the next permit. Nothing is reserved ahead of time, so a list call waiting for its
 //! lane never holds back the other calls (their permits are handed out meanwhile), and a caller that gives
 //! up (its job was cancelled) leaves no hole behind.
+//!
+//! `Priority::Background` (the real-time watch) only takes slots nobody else needs: it is served when no
+//! scheduled or user call waits for the slot and taking it postpones none of those waiting, so it never
+//! ages ahead of them and never delays a call that is already waiting.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -31,7 +35,7 @@ pub enum Priority {
     Inventory,
     MonthUsages,
     Pools,
-    /// Work that only uses what the others leave (real-time checks).
+    /// Work that only uses what the others leave (real-time checks): see the module's note.
     #[default]
     Background,
 }
@@ -39,6 +43,10 @@ pub enum Priority {
 impl Priority {
     fn level(self) -> u32 {
         self as u32
+    }
+
+    fn is_spare(self) -> bool {
+        self == Priority::Background
     }
 }
 
@@ -49,6 +57,8 @@ pub enum Lane {
     Any,
     /// ListSimCards: 1 call/s.
     CardList,
+    /// ListSimPricePlans (real-time usage): 1 call/s, its own limit besides the card list's.
+    PricePlans,
 }
 
 /// Rates of one account's budget; `<= 0` or not finite means unlimited.
@@ -56,6 +66,7 @@ pub enum Lane {
 pub struct Rates {
     pub total_per_second: f64,
     pub card_list_per_second: f64,
+    pub price_plans_per_second: f64,
 }
 
 fn interval(rate_per_second: f64) -> Option<Duration> {
@@ -74,6 +85,7 @@ impl std::fmt::Debug for Budget {
         f.debug_struct("Budget")
             .field("total", &self.shared.total)
             .field("card_list", &self.shared.card_list)
+            .field("price_plans", &self.shared.price_plans)
             .finish()
     }
 }
@@ -81,6 +93,7 @@ impl std::fmt::Debug for Budget {
 struct Shared {
     total: Option<Duration>,
     card_list: Option<Duration>,
+    price_plans: Option<Duration>,
     state: Mutex<State>,
     changed: Notify,
 }
@@ -90,9 +103,11 @@ struct State {
     /// When the next permit of each kind may be handed out.
     next_total: Option<Instant>,
     next_card_list: Option<Instant>,
+    next_price_plans: Option<Instant>,
     waiting: BTreeMap<u64, Waiter>,
     seq: u64,
     granted: u64,
+    granted_spare: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -108,6 +123,34 @@ impl State {
         match lane {
             Lane::Any => total,
             Lane::CardList => total.max(self.next_card_list.unwrap_or(now)),
+            Lane::PricePlans => total.max(self.next_price_plans.unwrap_or(now)),
+        }
+    }
+
+    /// The next grant: the scheduled and user calls' best, unless a spare (background) waiter can go
+    /// earlier without postponing any of them.
+    fn next_grant(&self, now: Instant, spacing: &Spacing) -> Option<(u64, Instant)> {
+        let urgent = self.best(now, false);
+        let Some((spare, at)) = self.best(now, true) else {
+            return urgent;
+        };
+        let lane = self.waiting.get(&spare).map_or(Lane::Any, |w| w.lane);
+        let harmless = self
+            .waiting
+            .values()
+            .filter(|w| !w.priority.is_spare())
+            .all(|w| {
+                let eligible = self.eligible_at(w.lane, now);
+                let after_total = spacing.total.is_none_or(|i| eligible >= at + i);
+                let after_lane = w.lane != lane
+                    || lane == Lane::Any
+                    || spacing.lane(lane).is_none_or(|i| eligible >= at + i);
+                after_total && after_lane
+            });
+        match urgent {
+            Some((_, u)) if harmless && at < u => Some((spare, at)),
+            None if harmless => Some((spare, at)),
+            other => other,
         }
     }
 
@@ -115,15 +158,17 @@ impl State {
     /// those that may go then a person's request first, then a card-list call (its 1/s lane is the scarce
     /// part of the budget: a lane slot left unused is lost for the night, while the call it displaces only
     /// waits 200 ms), then the most urgent (priority lowered by time waited; first come on a tie).
-    fn next_grant(&self, now: Instant) -> Option<(u64, Instant)> {
+    fn best(&self, now: Instant, spare: bool) -> Option<(u64, Instant)> {
+        let mine = |w: &Waiter| w.priority.is_spare() == spare;
         let at = self
             .waiting
             .values()
+            .filter(|w| mine(w))
             .map(|w| self.eligible_at(w.lane, now))
             .min()?;
         self.waiting
             .iter()
-            .filter(|(_, w)| self.eligible_at(w.lane, now) <= at)
+            .filter(|(_, w)| mine(w) && self.eligible_at(w.lane, now) <= at)
             .min_by_key(|(id, w)| {
                 (
                     w.priority != Priority::User,
@@ -133,6 +178,23 @@ impl State {
                 )
             })
             .map(|(id, _)| (*id, at))
+    }
+}
+
+/// The spacing of each kind of permit; `None` is unlimited.
+struct Spacing {
+    total: Option<Duration>,
+    card_list: Option<Duration>,
+    price_plans: Option<Duration>,
+}
+
+impl Spacing {
+    fn lane(&self, lane: Lane) -> Option<Duration> {
+        match lane {
+            Lane::Any => None,
+            Lane::CardList => self.card_list,
+            Lane::PricePlans => self.price_plans,
+        }
     }
 }
 
@@ -166,6 +228,7 @@ impl Budget {
             shared: Arc::new(Shared {
                 total: interval(rates.total_per_second),
                 card_list: interval(rates.card_list_per_second),
+                price_plans: interval(rates.price_plans_per_second),
                 state: Mutex::new(State::default()),
                 changed: Notify::new(),
             }),
@@ -175,7 +238,7 @@ impl Budget {
     /// Waits for a permit; dropping the future gives the turn to the next waiter.
     pub async fn acquire(&self, priority: Priority, lane: Lane) {
         let shared = &*self.shared;
-        let needs_lane = lane == Lane::CardList && shared.card_list.is_some();
+        let needs_lane = self.spacing().lane(lane).is_some();
         if shared.total.is_none() && !needs_lane {
             return;
         }
@@ -208,9 +271,9 @@ impl Budget {
             let now = Instant::now();
             let turn = {
                 let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
-                match state.next_grant(now) {
+                match state.next_grant(now, &self.spacing()) {
                     Some((next, at)) if next == id && at <= now => {
-                        self.grant(&mut state, lane, now);
+                        self.grant(&mut state, lane, priority, now);
                         state.waiting.remove(&id);
                         None
                     }
@@ -230,23 +293,45 @@ impl Budget {
         }
     }
 
-    fn grant(&self, state: &mut State, lane: Lane, now: Instant) {
+    fn spacing(&self) -> Spacing {
+        Spacing {
+            total: self.shared.total,
+            card_list: self.shared.card_list,
+            price_plans: self.shared.price_plans,
+        }
+    }
+
+    fn grant(&self, state: &mut State, lane: Lane, priority: Priority, now: Instant) {
         state.granted += 1;
+        state.granted_spare += u64::from(priority.is_spare());
         if let Some(i) = self.shared.total {
             let slot = state.next_total.map_or(now, |t| t.max(now));
             state.next_total = Some(slot + i);
         }
-        if let (Lane::CardList, Some(i)) = (lane, self.shared.card_list) {
-            let slot = state.next_card_list.map_or(now, |t| t.max(now));
-            state.next_card_list = Some(slot + i);
+        let next_lane = match lane {
+            Lane::Any => None,
+            Lane::CardList => Some(&mut state.next_card_list),
+            Lane::PricePlans => Some(&mut state.next_price_plans),
+        };
+        if let (Some(next), Some(i)) = (next_lane, self.spacing().lane(lane)) {
+            let slot = next.map_or(now, |t| t.max(now));
+            *next = Some(slot + i);
         }
     }
 
-    /// Permits per second in all, `None` when unlimited: jobs size how many calls they keep in flight by it.
-    pub fn per_second(&self) -> Option<f64> {
+    /// Permits handed out so far at `Priority::Background` (spare slots).
+    pub fn granted_spare(&self) -> u64 {
         self.shared
-            .total
-            .map(|i| JITTER_MARGIN / i.as_secs_f64().max(f64::MIN_POSITIVE))
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .granted_spare
+    }
+
+    /// The total calls per second permits are spaced for (the jitter margin included); `None` when the
+    /// total is unlimited.
+    pub fn total_per_second(&self) -> Option<f64> {
+        self.shared.total.map(|i| 1.0 / i.as_secs_f64())
     }
 
     /// Permits handed out so far.
@@ -266,6 +351,7 @@ mod tests {
     const GSL: Rates = Rates {
         total_per_second: 5.0,
         card_list_per_second: 1.0,
+        price_plans_per_second: 1.0,
     };
 
     fn ms(v: u64) -> Duration {
@@ -367,12 +453,77 @@ mod tests {
         };
         tokio::task::yield_now().await;
         let t0 = Instant::now();
-        b.acquire(Priority::Background, Lane::Any).await;
+        b.acquire(Priority::Pools, Lane::Any).await;
         let waited = Instant::now() - t0;
-        // Four levels below daily flow: about 40 s of waiting lifts it level.
-        assert!(waited <= Duration::from_secs(42), "{waited:?}");
-        assert!(waited >= Duration::from_secs(39), "{waited:?}");
+        // Three levels below daily flow: about 30 s of waiting lifts it level.
+        assert!(waited <= Duration::from_secs(32), "{waited:?}");
+        assert!(waited >= Duration::from_secs(29), "{waited:?}");
         stream.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_takes_no_slot_while_a_scheduled_call_waits() {
+        let b = Budget::new(GSL);
+        let stream = {
+            let b = b.clone();
+            tokio::spawn(async move {
+                // Always one daily-flow call waiting, for ten seconds.
+                let t0 = Instant::now();
+                let mut n = 0u64;
+                while Instant::now() - t0 < Duration::from_secs(10) {
+                    b.acquire(Priority::DailyFlow, Lane::Any).await;
+                    n += 1;
+                }
+                (n, Instant::now() - t0)
+            })
+        };
+        tokio::task::yield_now().await;
+        let t0 = Instant::now();
+        b.acquire(Priority::Background, Lane::PricePlans).await;
+        let waited = Instant::now() - t0;
+        let (n, ended) = stream.await.unwrap();
+        // No aging for background: it waits out the stream, whose permits stay evenly spaced.
+        assert!(waited >= Duration::from_secs(10), "{waited:?}");
+        assert_eq!(ended, ms(210 * (n - 1)));
+        assert_eq!(waited, ended + ms(210));
+        assert_eq!((b.granted(), b.granted_spare()), (n + 1, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_fills_an_idle_gap_without_postponing_a_waiting_call() {
+        let b = Budget::new(GSL);
+        b.acquire(Priority::Inventory, Lane::CardList).await;
+        // The next list call waits for its lane (1.05 s); real-time checks may use the total meanwhile.
+        let got = grants(
+            &b,
+            &[
+                (Priority::Inventory, Lane::CardList),
+                (Priority::Background, Lane::PricePlans),
+                (Priority::Background, Lane::PricePlans),
+            ],
+        )
+        .await;
+        // The first check takes the next slot of the total (no one else can use it), the second waits for
+        // its own 1/s lane, and the list call keeps its slot at 1.05 s.
+        assert_eq!(got, vec![ms(1050), ms(210), ms(1260)]);
+        assert_eq!(b.granted_spare(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_does_not_take_a_slot_a_waiting_call_needs_soon() {
+        let b = Budget::new(GSL);
+        b.acquire(Priority::Inventory, Lane::CardList).await;
+        tokio::time::sleep(ms(900)).await;
+        // The list call may go at 1.05 s: a check at 0.9 s would push it to 1.11 s, so it waits.
+        let got = grants(
+            &b,
+            &[
+                (Priority::Inventory, Lane::CardList),
+                (Priority::Background, Lane::PricePlans),
+            ],
+        )
+        .await;
+        assert_eq!(got, vec![ms(150), ms(150 + 210)]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -399,6 +550,7 @@ mod tests {
         let b = Budget::new(Rates {
             total_per_second: 0.0,
             card_list_per_second: f64::INFINITY,
+            price_plans_per_second: 0.0,
         });
         let got = grants(&b, &[(Priority::Inventory, Lane::CardList); 5]).await;
         assert!(got.iter().all(|d| *d == Duration::ZERO));
@@ -409,6 +561,7 @@ mod tests {
         let b = Budget::new(Rates {
             total_per_second: 0.0,
             card_list_per_second: 1.0,
+            price_plans_per_second: 0.0,
         });
         let got = grants(
             &b,

@@ -89,9 +89,11 @@ impl GslClient {
             })?;
         Ok(Self {
             inner: Arc::new(Inner {
+                // GSL limits ListSimPricePlans like ListSimCards (gsl-api.md §5): each its own 1/s.
                 budget: Budget::new(Rates {
                     total_per_second: settings.total_rate_per_second,
                     card_list_per_second: settings.list_rate_per_second,
+                    price_plans_per_second: settings.list_rate_per_second,
                 }),
                 tokens: TokenCache::default(),
                 settings,
@@ -137,7 +139,7 @@ impl GslClient {
     }
 
     /// Where implausible values of `op` are reported.
-    fn vet(&self, operation: Operation) -> Vet<'_> {
+    pub(crate) fn vet(&self, operation: Operation) -> Vet<'_> {
         Vet {
             observer: self.inner.observer.as_ref(),
             account: self.account(),
@@ -280,6 +282,7 @@ impl GslClient {
             let creds = self.credentials().await?;
             let lane = match call.op {
                 Operation::ListSimCards => Lane::CardList,
+                Operation::ListSimPricePlans => Lane::PricePlans,
                 _ => Lane::Any,
             };
             self.inner.budget.acquire(self.priority, lane).await;

@@ -10,6 +10,7 @@ pub mod models;
 pub mod observe;
 pub mod pager;
 pub mod plausible;
+pub mod realtime;
 pub mod sign;
 pub mod types;
 
@@ -24,6 +25,7 @@ pub use models::{
 };
 pub use observe::{CallObserver, NoopObserver, Operation};
 pub use pager::{short_page, CardPager, PagingDrift, ShortPage};
+pub use realtime::{RealtimeUsage, SimPricePlan};
 pub use types::{
     BadYearMonth, CardSelector, DailyFlowQuery, FlowPeriod, ListSimCardsQuery, PoolQuery,
     SimCardRef, WorkOrderId, YearMonth,
@@ -34,7 +36,7 @@ pub mod decode {
     use super::error::{decode, decode_list};
     use super::{
         BackPoolPage, DailyFlowDay, GslError, MonthUsage, Operation, PoolMemberPage, PoolPage,
-        SimCard, SimCardPage,
+        SimCard, SimCardPage, SimPricePlan,
     };
 
     pub fn sim_card_page(body: &[u8]) -> Result<SimCardPage, GslError> {
@@ -58,6 +60,13 @@ pub mod decode {
     pub fn pool_members(body: &[u8]) -> Result<PoolMemberPage, GslError> {
         decode(Operation::ListSimPoolMembers, body)
     }
+    pub fn price_plans(body: &[u8]) -> Result<Vec<SimPricePlan>, GslError> {
+        decode_list(
+            Operation::ListSimPricePlans,
+            body,
+            &["sim_price_plans", "data"],
+        )
+    }
     /// Every decoder above, for fuzzing: each result's error, if any, must be `GslError::Decode`.
     pub fn all(body: &[u8]) -> Vec<Result<(), GslError>> {
         vec![
@@ -68,6 +77,7 @@ pub mod decode {
             sim_pools(body).map(drop),
             back_pools(body).map(drop),
             pool_members(body).map(drop),
+            price_plans(body).map(drop),
         ]
     }
 }

@@ -21,10 +21,11 @@ pub enum Operation {
     ExceedCutNet,
     ListWorkOrders,
     ListWorkOrderDetails,
+    ListSimPricePlans,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 16] = [
+    pub const ALL: [Operation; 17] = [
         Operation::Login,
         Operation::ListSimCards,
         Operation::ShowSimCard,
@@ -41,6 +42,7 @@ impl Operation {
         Operation::ExceedCutNet,
         Operation::ListWorkOrders,
         Operation::ListWorkOrderDetails,
+        Operation::ListSimPricePlans,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +63,7 @@ impl Operation {
             Operation::ExceedCutNet => "exceed_cut_net",
             Operation::ListWorkOrders => "list_work_orders",
             Operation::ListWorkOrderDetails => "list_work_order_details",
+            Operation::ListSimPricePlans => "list_sim_price_plans",
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use super::models::{BackPool, DailyFlowDay, MonthUsage, PoolMember, SimCard, SimPool};
 use super::observe::{CallObserver, Operation};
+use super::realtime::SimPricePlan;
 
 /// One card's flow on one day above this many MB (1 TiB) is beyond any IoT plan.
 pub const MAX_DAILY_MB: f64 = 1_048_576.0;
@@ -106,6 +107,19 @@ impl Vet<'_> {
     pub fn back_pools(&self, pools: &mut [BackPool]) {
         for p in pools {
             p.flow_used = self.figure("flow_used", &format!("pool {}", p.id), p.flow_used);
+        }
+    }
+
+    pub fn price_plans(&self, plans: &mut [SimPricePlan]) {
+        for p in plans {
+            let subject = format!(
+                "package {} of card {}",
+                p.id.unwrap_or(0),
+                p.sim_card_id.unwrap_or(0)
+            );
+            p.flow_total = self.figure("flow_total", &subject, p.flow_total);
+            p.flow_used = self.figure("flow_used", &subject, p.flow_used);
+            p.flow_left = self.figure("flow_left", &subject, p.flow_left);
         }
     }
 

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::engine::{Engine, JobReport};
 use super::guard::GuardRunner;
 use super::schedule::{self, JobKind, JobQueue};
+use super::watch::{AfterWatch, Clock, WatchSettings};
 use super::worker::Worker;
 use gsl_store::{fair_share, LeaderLock, Leases, Store};
 
@@ -52,6 +53,14 @@ pub struct Daemon {
     syncing: Arc<AtomicBool>,
     delivering: Arc<AtomicBool>,
     guard: Option<Arc<GuardRunner>>,
+    watch: Option<Arc<WatchPlan>>,
+}
+
+/// The real-time watch each held account runs beside its jobs (`watch::watch_account`).
+pub struct WatchPlan {
+    pub settings: WatchSettings,
+    pub hooks: Arc<dyn AfterWatch>,
+    pub clock: Clock,
 }
 
 impl Daemon {
@@ -69,12 +78,19 @@ impl Daemon {
             syncing: Arc::new(AtomicBool::new(false)),
             delivering: Arc::new(AtomicBool::new(false)),
             guard: None,
+            watch: None,
         }
     }
 
     /// Runs guard passes over each held account after its daily-flow job and every `guard.interval`.
     pub fn with_guard(mut self, guard: GuardRunner) -> Self {
         self.guard = Some(Arc::new(guard));
+        self
+    }
+
+    /// Runs the real-time watch of each account while this replica holds its lease.
+    pub fn with_watch(mut self, plan: WatchPlan) -> Self {
+        self.watch = Some(plan).filter(|p| p.settings.enabled).map(Arc::new);
         self
     }
 
@@ -256,6 +272,7 @@ impl Daemon {
             store: self.store.clone(),
             hooks: self.hooks.clone(),
             guard: self.guard.clone(),
+            watch: self.watch.clone(),
         }
     }
 }

@@ -177,7 +177,7 @@ pub(crate) fn in_flight_for(per_second: Option<f64>) -> usize {
 impl JobContext<'_> {
     /// How many calls this job keeps in flight (the budget, not this bound, sets the pace).
     pub fn calls_in_flight(&self) -> usize {
-        in_flight_for(self.client.budget().per_second())
+        in_flight_for(self.client.budget().total_per_second())
     }
 
     pub fn check_cancelled(&self) -> Result<(), SyncError> {
@@ -262,6 +262,18 @@ impl Engine {
 
     pub fn accounts(&self) -> &[Account] {
         &self.accounts
+    }
+
+    /// The client of the account named `name`.
+    pub fn client_of(&self, name: &str) -> Option<GslClient> {
+        self.accounts
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.client.clone())
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn account_names(&self) -> impl Iterator<Item = &str> {

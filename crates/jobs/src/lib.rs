@@ -2,7 +2,7 @@
 //!
 //! `engine` runs a job for every account and records it; `inventory`, `daily_flow`, `monthly` and `pools`
 //! are the jobs; `planner` decides the daily-flow calls; `schedule` and `daemon` run jobs on time on exactly
-//! one replica.
+//! one replica; `watch` re-checks the cards at risk in real time, in the budget the jobs leave.
 
 pub mod daemon;
 mod daily_flow;
@@ -18,9 +18,11 @@ mod pools;
 pub mod progress;
 pub mod schedule;
 mod settings;
+pub mod watch;
 mod worker;
 
 pub use engine::{Account, Engine, Fences, JobReport, JobRequest, SyncError};
 pub use observe::{NoopRunObserver, RunObserver};
 pub use schedule::JobKind;
 pub use settings::SyncSettings;
+pub use watch::{watch_account, AfterWatch, Watch, WatchRound, WatchSettings};

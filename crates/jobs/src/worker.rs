@@ -20,6 +20,7 @@ pub(crate) struct Parts {
     pub store: Store,
     pub hooks: Arc<dyn AfterJob>,
     pub guard: Option<Arc<GuardRunner>>,
+    pub watch: Option<Arc<super::daemon::WatchPlan>>,
 }
 
 pub(crate) struct Worker {
@@ -113,6 +114,18 @@ async fn run(
             }
             .in_current_span(),
         );
+    }
+    if let Some(plan) = parts.watch.clone() {
+        if let Some(client) = parts.engine.client_of(&account) {
+            let w = super::watch::Watch {
+                store: parts.store.clone(),
+                client,
+                settings: plan.settings.clone(),
+                hooks: plan.hooks.clone(),
+                clock: plan.clock.clone(),
+            };
+            running.spawn(super::watch::watch_account(w, fence, cancel.clone()).in_current_span());
+        }
     }
     loop {
         let kind = tokio::select! {

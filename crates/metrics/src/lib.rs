@@ -17,6 +17,7 @@ pub mod scrape;
 pub mod sims;
 mod table;
 pub mod text;
+pub mod watch;
 
 pub use fleet::FleetExtras;
 pub use options::{shard_of, MetricsOptions, MetricsSettings, Shard};

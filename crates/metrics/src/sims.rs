@@ -73,10 +73,12 @@ impl Rendering {
     }
 }
 
-/// The swappable rendering; clones share it.
+/// The swappable rendering; clones share it. The watch's families (`watch`) are a small block of their
+/// own, re-rendered after every round of real-time checks without re-rendering the fleet.
 #[derive(Clone)]
 pub struct SimGauges {
     current: Arc<RwLock<Arc<Rendering>>>,
+    watch: Arc<RwLock<Bytes>>,
 }
 
 impl Default for SimGauges {
@@ -94,7 +96,32 @@ impl SimGauges {
     fn with(r: Rendering) -> Self {
         Self {
             current: Arc::new(RwLock::new(Arc::new(r))),
+            watch: Arc::default(),
         }
+    }
+
+    /// The watch's families as text, served with the daemon's own families.
+    pub fn watch_text(&self) -> Bytes {
+        match self.watch.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-renders the watch's families from the store (watched cards only).
+    pub async fn refresh_watch(
+        &self,
+        store: &Store,
+        opts: &MetricsOptions,
+    ) -> Result<(), MetricsError> {
+        let cards = store.watched_cards(None, super::watch::MAX_WATCHED).await?;
+        let counts = store.watch_counts().await?;
+        let text = Bytes::from(super::watch::render(&cards, &counts, opts));
+        match self.watch.write() {
+            Ok(mut g) => *g = text,
+            Err(poisoned) => *poisoned.into_inner() = text,
+        }
+        Ok(())
     }
 
     /// Builds from rows in memory (benchmarks, tests); the same rendering `refresh` makes from the store.
@@ -149,6 +176,7 @@ impl SimGauges {
         r.stats.elapsed = started.elapsed();
         let stats = r.stats.clone();
         self.swap(r);
+        self.refresh_watch(store, opts).await?;
         Ok(stats)
     }
 

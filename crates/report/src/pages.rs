@@ -13,9 +13,9 @@ use crate::html::{esc, history_chart, page, status_label};
 use crate::status::{CardPage, StatusPage};
 use crate::svg::{hbars, Measure};
 
-const REALTIME: &str =
-    "Real-time figures: none yet. These are the carrier's daily figures (as of 24:00 of the \
-data day); real-time checks of the cards at risk come in a later release.";
+const REALTIME: &str = "Used, left and used % are the carrier's daily figures (as of 24:00 of the data \
+day): the billed ones. Real-time figures of watched cards are estimates of today so far, read between \
+the nightly cutoffs; the next night's figures replace them.";
 
 /// Percent-encodes one path segment or query value: a stored ICCID is text and may hold anything.
 pub fn url_part(s: &str) -> String {
@@ -297,8 +297,55 @@ pub fn status_html(p: &StatusPage) -> String {
     b += &card_table("Nearest exhaustion", &p.nearest_exhaustion);
     b += "</div>";
     b += &crate::guard::guard_html(&p.guard);
+    b += &watched(p);
     b += &report_links(p);
     page("gsl-sync status", &b)
+}
+
+/// The card's latest real-time check: used, left and when, labelled an estimate.
+fn realtime_cell(p: &CardPage) -> String {
+    let Some(r) = &p.realtime else {
+        return "not watched yet".into();
+    };
+    let ratio = match (r.flow_used_mb, r.flow_left_mb) {
+        (Some(u), Some(l)) if u + l > 0.0 => format!(", {} %", thousands(u / (u + l) * 100.0, 1)),
+        _ => String::new(),
+    };
+    format!(
+        "used {}, left {}{ratio} at {} (estimate)",
+        r.flow_used_mb.map(volume).unwrap_or_else(|| "–".into()),
+        r.flow_left_mb.map(volume).unwrap_or_else(|| "–".into()),
+        r.checked_at.format("%Y-%m-%d %H:%M UTC"),
+    )
+}
+
+/// The watchlist's most urgent cards with their real-time estimates.
+fn watched(p: &StatusPage) -> String {
+    let total: i64 = p.watch_counts.iter().map(|(_, n)| n).sum();
+    let mut b = format!(
+        "<div class=\"panel\"><h2>Watched cards ({total})</h2><p class=\"sub\">Re-checked in real time \
+         between the nightly cutoffs; the figures are estimates, the nightly ones stay the billed ones.</p>"
+    );
+    if p.watched.is_empty() {
+        return b + "<p class=\"empty\">No card is watched.</p></div>";
+    }
+    b += "<div class=\"scroll\"><table><tr><th>card</th><th>why</th><th>used (estimate)</th>\
+          <th>left (estimate)</th><th>checked</th><th>days left</th></tr>";
+    for c in &p.watched {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td class=n>{}</td></tr>",
+            card_link(c.iccid.as_deref(), c.sim_card_id),
+            esc(&c.reasons.join(", ")),
+            c.flow_used_mb.map(volume).unwrap_or_else(|| "–".into()),
+            c.flow_left_mb.map(volume).unwrap_or_else(|| "–".into()),
+            when(c.checked_at, p.now),
+            c.days_left
+                .map(|d| thousands(d, 1))
+                .unwrap_or_else(|| "–".into()),
+        );
+    }
+    b + "</table></div></div>"
 }
 
 fn state_table(p: &CardPage) -> String {
@@ -328,7 +375,7 @@ fn state_table(p: &CardPage) -> String {
                 .map(|d| format!("{d} 24:00"))
                 .unwrap_or_else(|| "–".into()),
         ),
-        ("real-time", "none yet".into()),
+        ("real-time (estimate)", realtime_cell(p)),
         ("plan", opt(c.price_plan_name.as_deref())),
         (
             "pool",

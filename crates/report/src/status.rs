@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use gsl_store::alerts::KINDS;
+use gsl_store::realtime::{RealtimeRow, WatchedCard};
 use gsl_store::reports::card_history;
 use gsl_store::status::{AlertLine, CardDetail, CardLine, FiringCount, FleetGroup, JobHealth};
 use gsl_store::Store;
@@ -17,6 +18,8 @@ use crate::ReportError;
 const TOP: i64 = 10;
 const NEWEST_PER_KIND: i64 = 5;
 const CARD_ALERTS: i64 = 20;
+/// Watched cards listed on the status page, most urgent first.
+const WATCHED: i64 = 20;
 /// A summary older than this is re-read even without a finished run: an inventory pass writes cards
 /// for many minutes before it finishes.
 const SUMMARY_MAX_AGE: Duration = Duration::from_secs(30);
@@ -42,6 +45,9 @@ pub struct StatusPage {
     pub nearest_exhaustion: Vec<CardLine>,
     /// The guard's decisions (0.2).
     pub guard: crate::guard::GuardPanel,
+    /// The watchlist's most urgent cards with their real-time estimates, and its size per account.
+    pub watched: Vec<WatchedCard>,
+    pub watch_counts: Vec<(String, i64)>,
 }
 
 impl StatusPage {
@@ -59,6 +65,8 @@ pub struct CardPage {
     pub to: NaiveDate,
     pub days: Vec<(NaiveDate, f64)>,
     pub alerts: Vec<AlertLine>,
+    /// The latest real-time check, if the card was ever watched: an estimate, not the billed figure.
+    pub realtime: Option<RealtimeRow>,
 }
 
 struct Cached {
@@ -105,6 +113,10 @@ pub async fn status_page(
         async { Ok(store.nearest_exhaustion(TOP).await?) },
         async { Ok(crate::guard::guard_panel(store, now).await?) },
     )?;
+    let (watched, watch_counts) = tokio::try_join!(
+        async { Ok::<_, ReportError>(store.watched_cards(None, WATCHED).await?) },
+        async { Ok(store.watch_counts().await?) },
+    )?;
     Ok(StatusPage {
         now,
         jobs,
@@ -115,6 +127,8 @@ pub async fn status_page(
         top_consumers,
         nearest_exhaustion,
         guard,
+        watched,
+        watch_counts,
     })
 }
 
@@ -138,9 +152,10 @@ pub async fn card_page_of(
 ) -> Result<CardPage, ReportError> {
     let to = Utc::now().with_timezone(&tz).date_naive() - Days::new(1);
     let from = to - Days::new(89);
-    let (history, alerts) = tokio::try_join!(
+    let (history, alerts, realtime) = tokio::try_join!(
         card_history(store, &card.account, card.sim_card_id, from, to),
         store.card_alerts(&card.account, card.sim_card_id, CARD_ALERTS),
+        store.card_realtime(&card.account, card.sim_card_id),
     )?;
     // Every day of the window, so a day without a row shows as a gap at zero rather than vanishing.
     let mut days: Vec<(NaiveDate, f64)> = from.iter_days().take(90).map(|d| (d, 0.0)).collect();
@@ -155,5 +170,6 @@ pub async fn card_page_of(
         to,
         days,
         alerts,
+        realtime,
     })
 }

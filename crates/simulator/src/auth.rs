@@ -42,7 +42,7 @@ impl Credentials {
 /// GSL's flow control: per-user calls per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimits {
-    /// ListSimCards (and ListSimPricePlans).
+    /// ListSimCards, and ListSimPricePlans: each its own bucket of this rate.
     pub list_per_second: f64,
     /// Every GSL call.
     pub total_per_second: f64,
@@ -127,20 +127,27 @@ impl Bucket {
     }
 }
 
-/// Token buckets per (user, class): capacity = rate, refilled at rate per second.
+/// Token buckets per (user, class): capacity = rate, refilled at rate per second. The class is `""` for
+/// the total, or the operation whose own 1/s limit applies.
 #[derive(Debug, Default)]
 pub struct Limiter {
-    buckets: Mutex<HashMap<(String, bool), Bucket>>,
+    buckets: Mutex<HashMap<(String, &'static str), Bucket>>,
 }
 
 impl Limiter {
-    /// None when admitted; otherwise the limit that was hit.
-    pub fn admit(&self, limits: &RateLimits, user: &str, is_list: bool) -> Option<f64> {
+    /// None when admitted; otherwise the limit that was hit. `lane` names an operation with its own
+    /// limit (ListSimCards, ListSimPricePlans: `list_per_second` each).
+    pub fn admit(
+        &self,
+        limits: &RateLimits,
+        user: &str,
+        lane: Option<&'static str>,
+    ) -> Option<f64> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().ok()?;
-        let mut classes = vec![(false, limits.total_per_second)];
-        if is_list {
-            classes.push((true, limits.list_per_second));
+        let mut classes = vec![("", limits.total_per_second)];
+        if let Some(lane) = lane {
+            classes.push((lane, limits.list_per_second));
         }
         for &(class, rate) in &classes {
             let b = buckets.entry((user.to_owned(), class)).or_insert(Bucket {
@@ -170,11 +177,19 @@ mod tests {
         let l = Limiter::default();
         let limits = RateLimits::default();
         let admitted = (0..10)
-            .filter(|_| l.admit(&limits, "u", true).is_none())
+            .filter(|_| l.admit(&limits, "u", Some("list_sim_cards")).is_none())
             .count();
         assert_eq!(admitted, 1);
+        // The price-plan lane is its own 1/s: one more call of the 5/s total goes through.
+        let plans = (0..10)
+            .filter(|_| {
+                l.admit(&limits, "u", Some("list_sim_price_plans"))
+                    .is_none()
+            })
+            .count();
+        assert_eq!(plans, 1);
         let other = (0..10)
-            .filter(|_| l.admit(&limits, "v", false).is_none())
+            .filter(|_| l.admit(&limits, "v", None).is_none())
             .count();
         assert_eq!(other, 5);
     }

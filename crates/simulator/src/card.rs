@@ -1,6 +1,6 @@
 //! Derives one card, and its usage on any day, from a hash of (seed, slot): nothing is stored per card.
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
 use super::orders::CardState;
@@ -93,6 +93,29 @@ enum Usage {
     Scripted(Script, NaiveDate),
 }
 
+/// A card that starts using `mb_per_hour` from `from` (simulated local time, Asia/Shanghai) on top of its
+/// usual usage, until further notice: what a real-time check catches hours before the next night.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Burn {
+    pub from: NaiveDateTime,
+    pub mb_per_hour: f64,
+}
+
+impl Burn {
+    /// MB burnt in `[start, end)`.
+    fn between(&self, start: NaiveDateTime, end: NaiveDateTime) -> f64 {
+        let from = start.max(self.from);
+        if end <= from {
+            return 0.0;
+        }
+        (end - from).num_seconds() as f64 / 3600.0 * self.mb_per_hour
+    }
+}
+
+fn midnight(day: NaiveDate) -> NaiveDateTime {
+    day.and_time(chrono::NaiveTime::MIN)
+}
+
 /// The today-independent traits of a card.
 #[derive(Debug, Clone, Copy)]
 pub struct Profile {
@@ -107,6 +130,8 @@ pub struct Profile {
     pub unicom_cycle: bool,
     usage: Usage,
     pub pool: Option<Pool>,
+    /// Extra usage from a point in time on (`SimulatorHandle::set_burn`).
+    pub burn: Option<Burn>,
 }
 
 /// SplitMix64 finaliser: a cheap, well-mixed 64-bit hash.
@@ -206,6 +231,7 @@ impl Profile {
             unicom_cycle: carrier == 1 && pick(10, 2) == 0,
             usage,
             pool,
+            burn: None,
         }
     }
 
@@ -227,8 +253,29 @@ impl Profile {
         self.usage = Usage::Scripted(script, today);
     }
 
-    /// MB used on `day` (2 decimals); a function of (seed, slot, day) only.
+    /// MB used on `day` (2 decimals); a function of (seed, slot, day) and the card's burn only.
     pub fn daily_flow(&self, day: NaiveDate) -> f64 {
+        let burnt = self.burn.map_or(0.0, |b| {
+            b.between(midnight(day), midnight(day + Duration::days(1)))
+        });
+        round2(self.usual_daily_flow(day) + burnt)
+    }
+
+    /// MB used on `now`'s day up to `now`: the usual day's usage spread evenly over it, plus the burn. At
+    /// midnight it is the next night's `daily_flow` of that day, so a real-time figure never exceeds it.
+    pub fn today_so_far(&self, now: NaiveDateTime) -> f64 {
+        let start = midnight(now.date());
+        let share = (now - start).num_seconds() as f64 / 86_400.0;
+        let burnt = self.burn.map_or(0.0, |b| b.between(start, now));
+        round2(self.usual_daily_flow(now.date()) * share.clamp(0.0, 1.0) + burnt)
+    }
+
+    /// MB used in the current cycle up to `now` (simulated local time), today so far included.
+    pub fn flow_used_at(&self, now: NaiveDateTime) -> f64 {
+        round2(self.flow_used(now.date()) + self.today_so_far(now))
+    }
+
+    fn usual_daily_flow(&self, day: NaiveDate) -> f64 {
         let d = mix(self.h ^ mix(day.num_days_from_ce() as u64));
         let mean = match self.usage {
             Usage::Idle => return 0.0,

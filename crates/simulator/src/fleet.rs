@@ -3,11 +3,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 
 use gsl_domain::YearMonth;
 
-use super::card::{id_of, next_month, slot_of_iccid, slot_of_id, Pool, Profile, SimCard, STRIDE};
+use super::card::{
+    id_of, next_month, slot_of_iccid, slot_of_id, Burn, Pool, Profile, SimCard, STRIDE,
+};
 use super::orders::CardState;
 use super::showcase;
 
@@ -161,12 +163,17 @@ pub struct FleetView {
     pub(crate) overrides: HashMap<u64, CardState>,
     /// `SimulatorOptions::showcase`: the last generated cards follow `showcase` scripts.
     pub(crate) showcase: bool,
+    /// The simulated local time (Asia/Shanghai); its date is `today`.
+    pub(crate) now: NaiveDateTime,
+    /// Cards burning extra flow (`SimulatorHandle::set_burn`), by slot.
+    pub(crate) burns: HashMap<u64, Burn>,
 }
 
 impl FleetView {
     /// The profile of the card at `slot`, scripted when the showcase is on.
     pub fn profile_at(&self, slot: u64) -> Profile {
         let mut p = Profile::new(self.seed, slot);
+        p.burn = self.burns.get(&slot).copied();
         if !self.showcase {
             return p;
         }
@@ -186,6 +193,10 @@ impl FleetView {
 
     pub fn today(&self) -> NaiveDate {
         self.today
+    }
+    /// The simulated local time the real-time answers are "as of".
+    pub fn now(&self) -> NaiveDateTime {
+        self.now
     }
     pub fn count(&self) -> u64 {
         self.state.count()
@@ -215,6 +226,11 @@ impl FleetView {
     /// MB the card used on `day`.
     pub fn daily_flow(&self, id: i64, day: NaiveDate) -> Option<f64> {
         Some(self.profile(id)?.daily_flow(day))
+    }
+    /// MB the card used in its current cycle up to the simulated `now`, today so far included: what
+    /// `GET /v1/sim-price-plans?real_time=true` reports.
+    pub fn realtime_used(&self, id: i64) -> Option<f64> {
+        Some(self.profile(id)?.flow_used_at(self.now))
     }
     /// MB the card used in calendar month `ym`, up to yesterday.
     pub fn month_usage(&self, id: i64, ym: YearMonth) -> Option<f64> {
@@ -250,6 +266,8 @@ mod tests {
             state: FleetState::new(cards),
             overrides: HashMap::new(),
             showcase: false,
+            now: day(today).and_time(chrono::NaiveTime::MIN),
+            burns: HashMap::new(),
         }
     }
 

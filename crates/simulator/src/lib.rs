@@ -10,6 +10,7 @@ mod card;
 mod fleet;
 mod iam;
 mod orders;
+mod plans;
 mod pools;
 mod query;
 mod server;
@@ -21,12 +22,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use tokio::sync::oneshot;
 
 pub use args::SimulateArgs;
 pub use auth::{Credentials, RateLimits};
-pub use card::{SimCard, BACK_POOLS, FORWARD_POOLS};
+pub use card::{Burn, SimCard, BACK_POOLS, FORWARD_POOLS};
 pub use fleet::FleetView;
 pub use gsl_domain::YearMonth;
 pub use orders::{WorkOrderDetailVo, WorkOrderVo, DONE_AFTER};
@@ -116,13 +117,25 @@ pub fn shanghai_today() -> NaiveDate {
         .date_naive()
 }
 
+/// The current local time in Asia/Shanghai.
+pub fn shanghai_now() -> NaiveDateTime {
+    Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .naive_local()
+}
+
+/// `t` as local time in Asia/Shanghai, the simulator's (and GSL's) business clock.
+pub fn shanghai_local(t: DateTime<Utc>) -> NaiveDateTime {
+    t.with_timezone(&chrono_tz::Asia::Shanghai).naive_local()
+}
+
 /// Call counters since start or the last reset.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SimStats {
     /// Calls per operation: `login`, `list_projects`, `list_sim_cards`, `show_sim_card`, `daily_flow`,
     /// `month_usages`, `list_sim_pools`, `list_sim_pool_members`, `list_back_pools`,
     /// `list_back_pool_members`, `stop_sim_card`, `reset_sim_card`, `cut_net`, `speed_limit`,
-    /// `exceed_cut_net`, `list_work_orders`, `list_work_order_details`, `unknown`.
+    /// `exceed_cut_net`, `list_work_orders`, `list_work_order_details`, `list_sim_price_plans`, `unknown`.
     pub calls: BTreeMap<&'static str, u64>,
     pub total: u64,
     /// Answered 429.
@@ -191,8 +204,33 @@ impl SimulatorHandle {
     pub fn reset_stats(&self) {
         self.sim.with_stats(|s| *s = SimStats::default());
     }
+    /// Moves the simulated calendar to `day`; a simulated clock (`set_now`) keeps its time of day.
     pub fn set_today(&self, day: NaiveDate) {
-        self.sim.with_world(|w| w.today = day);
+        self.sim.with_world(|w| {
+            w.today = day;
+            w.clock = w.clock.map(|c| day.and_time(c.time()));
+        });
+    }
+    /// Sets the simulated clock: `today` becomes `now`'s date in Asia/Shanghai, and real-time answers
+    /// count today's usage up to `now`. The clock stands still until set again.
+    pub fn set_now(&self, now: DateTime<Utc>) {
+        let local = shanghai_local(now);
+        self.sim.with_world(|w| {
+            w.today = local.date();
+            w.clock = Some(local);
+        });
+    }
+    /// Makes card `id` burn `mb_per_hour` on top of its usual usage from `from` on (simulated time):
+    /// real-time answers see it as it happens, the next night's daily flow and card figures include it.
+    pub fn set_burn(&self, id: i64, from: DateTime<Utc>, mb_per_hour: f64) {
+        let Some(slot) = card::slot_of_id(id) else {
+            return;
+        };
+        let burn = Burn {
+            from: shanghai_local(from),
+            mb_per_hour,
+        };
+        self.sim.with_world(|w| w.burns.insert(slot, burn));
     }
     pub fn set_faults(&self, f: Faults) {
         self.sim.with_world(|w| w.faults = f);

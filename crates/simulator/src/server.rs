@@ -8,17 +8,21 @@ use axum::extract::{Request, State};
 use axum::http::{request::Parts, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
-use chrono::NaiveDate;
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
 use rand::Rng;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::auth::{Credentials, Limiter, RateLimits, TokenError, Tokens};
-use super::card::mix;
+use super::card::{mix, Burn};
 use super::fleet::{FleetState, FleetView};
 use super::orders::Orders;
 use super::query::Query;
-use super::{actions, api, iam, pools, sign, Faults, PageAnswer, SimStats, SimulatorOptions};
+use super::{
+    actions, api, iam, plans, pools, sign, Faults, PageAnswer, SimStats, SimulatorOptions,
+};
 
 const MAX_BODY: usize = 12 << 20;
 
@@ -27,9 +31,20 @@ const MAX_BODY: usize = 12 << 20;
 pub struct World {
     pub fleet: FleetState,
     pub today: NaiveDate,
+    /// The simulated local time (Asia/Shanghai) once set; until then the real time of day on `today`.
+    pub clock: Option<NaiveDateTime>,
+    pub burns: HashMap<u64, Burn>,
     pub faults: Faults,
     pub rate_limit: Option<super::RateLimits>,
     pub orders: Orders,
+}
+
+impl World {
+    /// The simulated local time: the clock when set, else the real time of day on `today`.
+    pub fn now(&self) -> NaiveDateTime {
+        self.clock
+            .unwrap_or_else(|| self.today.and_time(super::shanghai_now().time()))
+    }
 }
 
 pub struct Sim {
@@ -101,6 +116,7 @@ pub enum Route {
     ExceedCutNet(String),
     WorkOrders,
     WorkOrderDetails(String),
+    PricePlans,
 }
 
 impl Route {
@@ -127,6 +143,7 @@ impl Route {
             ["v1", "back-pools", id, "members"] if get => Route::BackPoolMembers(own(id)),
             ["v1", "work-orders"] if get => Route::WorkOrders,
             ["v1", "work-orders", id, "details"] if get => Route::WorkOrderDetails(own(id)),
+            ["v1", "sim-price-plans"] if get => Route::PricePlans,
             _ => return None,
         })
     }
@@ -150,6 +167,16 @@ impl Route {
             Route::ExceedCutNet(_) => "exceed_cut_net",
             Route::WorkOrders => "list_work_orders",
             Route::WorkOrderDetails(_) => "list_work_order_details",
+            Route::PricePlans => "list_sim_price_plans",
+        }
+    }
+
+    /// The 1/s sub-limit the operation falls under besides the total (gsl-api.md §5), if any.
+    fn lane(&self) -> Option<&'static str> {
+        match self {
+            Route::ListCards => Some("list_sim_cards"),
+            Route::PricePlans => Some("list_sim_price_plans"),
+            _ => None,
         }
     }
 
@@ -204,6 +231,8 @@ impl Sim {
             world: Mutex::new(World {
                 fleet: FleetState::new(opts.cards),
                 today: opts.today,
+                clock: None,
+                burns: HashMap::new(),
                 faults: opts.faults,
                 rate_limit: opts.rate_limit,
                 orders: Orders::with_delay(opts.order_delay),
@@ -234,6 +263,8 @@ impl Sim {
             state: w.fleet.clone(),
             overrides: w.orders.overrides(),
             showcase: self.showcase,
+            now: w.now(),
+            burns: w.burns.clone(),
         })
         .unwrap_or_else(|| FleetView {
             seed: self.seed,
@@ -241,6 +272,8 @@ impl Sim {
             state: FleetState::new(0),
             overrides: Default::default(),
             showcase: self.showcase,
+            now: super::shanghai_now(),
+            burns: HashMap::new(),
         })
     }
 
@@ -330,10 +363,7 @@ impl Sim {
         faults: &Faults,
     ) -> Option<Reply> {
         if let Some(limits) = limits {
-            if let Some(limit) = self
-                .limiter
-                .admit(&limits, user, *route == Route::ListCards)
-            {
+            if let Some(limit) = self.limiter.admit(&limits, user, route.lane()) {
                 self.with_stats(|s| s.throttled += 1);
                 let msg = format!(
                     "The throttling threshold has been reached: policy user over ratelimit,limit:{limit},time:1 second"
@@ -369,6 +399,7 @@ impl Sim {
             Route::ExceedCutNet(id) => actions::exceed_cut_net(self, id, body),
             Route::WorkOrders => actions::work_orders(self, q),
             Route::WorkOrderDetails(id) => actions::work_order_details(self, id, q),
+            Route::PricePlans => plans::price_plans(self, q),
         }
     }
 

@@ -82,16 +82,22 @@ CREATE TEMP TABLE alert_overrides ON COMMIT DROP AS
 SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::float8[], $6::float8[])
     AS o(ord, price_plan, sim_pool_id, tag, warning, critical)";
 
+// Each card's freshest figures (`realtime::FRESHEST`): a real-time check from a day after the nightly
+// figures' cutoff wins, so a quota rule fires on it first; the next night's figures (the day's whole usage,
+// never less) then keep the same episode open. `source` says which one the row holds.
 const CARD_RATIOS: &str = "
 CREATE TEMP TABLE alert_card_ratio ON COMMIT DROP AS
 SELECT c.account, c.sim_card_id, c.iccid, c.data_date,
-       c.flow_used_mb AS used, c.flow_left_mb AS left_mb,
-       c.flow_used_mb / (c.flow_used_mb + c.flow_left_mb) AS ratio,
+       x.used, x.left_mb, x.used / (x.used + x.left_mb) AS ratio,
+       CASE WHEN x.realtime THEN 'realtime' ELSE 'nightly' END AS source,
+       CASE WHEN x.realtime THEN r.checked_at END AS checked_at,
        coalesce(t.warning, $1) AS warn, coalesce(t.critical, $2) AS crit
 FROM sim_cards c
+LEFT JOIN sim_realtime_usage r ON r.account = c.account AND r.sim_card_id = c.sim_card_id
+CROSS JOIN LATERAL (FRESHEST) x
 LEFT JOIN LATERAL (THRESHOLDS) t ON true
-WHERE c.removed_at IS NULL AND c.flow_used_mb >= 0 AND c.flow_left_mb >= 0
-  AND c.flow_used_mb + c.flow_left_mb > 0";
+WHERE c.removed_at IS NULL AND x.used >= 0 AND x.left_mb >= 0
+  AND x.used + x.left_mb > 0";
 
 // Tags: `sim_cards.tags`, split once when the card was written; the first match wins by level (plan, pool, tag),
 // then by position in the configuration.
@@ -107,15 +113,25 @@ const CARD_OVERRIDE: &str = "
 // Without overrides the per-card lookup is skipped: it is most of the cost at a million cards.
 const NO_OVERRIDE: &str = "SELECT NULL::float8 AS warning, NULL::float8 AS critical";
 
+// `source`: the figures the episode holds now; `first_source`: the ones that opened it, kept for the
+// episode's life (one episode, whichever source saw the crossing first).
 const RULE_QUOTA: &str = "
 INSERT INTO alert_now
-SELECT account,
-       CASE WHEN ratio >= crit THEN 'GslSimQuotaCritical' ELSE 'GslSimQuotaWarning' END,
-       CASE WHEN ratio >= crit THEN 'critical' ELSE 'warning' END,
-       sim_card_id, iccid, NULL, 'sim:' || sim_card_id, ratio,
-       CASE WHEN ratio >= crit THEN crit ELSE warn END,
-       jsonb_build_object('flow_used_mb', used, 'flow_left_mb', left_mb, 'data_date', data_date)
-FROM alert_card_ratio WHERE ratio >= warn";
+SELECT q.account, q.kind, q.severity, q.sim_card_id, q.iccid, NULL, q.subject, q.ratio, q.threshold,
+       jsonb_build_object('flow_used_mb', q.used, 'flow_left_mb', q.left_mb, 'data_date', q.data_date,
+           'source', q.source, 'first_source', coalesce(a.details->>'first_source', q.source))
+       || CASE WHEN q.checked_at IS NULL THEN '{}'::jsonb
+               ELSE jsonb_build_object('checked_at', q.checked_at) END
+FROM (
+    SELECT account, sim_card_id, iccid, used, left_mb, data_date, source, checked_at, ratio,
+           CASE WHEN ratio >= crit THEN 'GslSimQuotaCritical' ELSE 'GslSimQuotaWarning' END AS kind,
+           CASE WHEN ratio >= crit THEN 'critical' ELSE 'warning' END AS severity,
+           'sim:' || sim_card_id AS subject,
+           CASE WHEN ratio >= crit THEN crit ELSE warn END AS threshold
+    FROM alert_card_ratio WHERE ratio >= warn
+) q
+LEFT JOIN alerts a ON a.account = q.account AND a.kind = q.kind AND a.subject = q.subject
+                  AND a.resolved_at IS NULL";
 
 const RULE_SUSPENDED: &str = "
 INSERT INTO alert_now
@@ -123,7 +139,12 @@ SELECT account, 'GslSimSuspended', 'critical', sim_card_id, iccid, NULL, 'sim:' 
        operator_status, NULL, jsonb_build_object('operator_status', operator_status)
 FROM sim_cards WHERE removed_at IS NULL AND operator_status IS NOT NULL AND operator_status <> -1";
 
-// The recent rate counts days without a row as zero: it is the window's total over the window's length.
+/// A card's recent daily rate, $1 the newest day and $2 the window in days: the window's total over the
+/// window's length (days without a row count as zero). The watchlist projects with the same rate.
+pub(crate) const RECENT_RATE: &str = "SELECT account, sim_card_id, sum(flow_mb) / $2 AS rate
+      FROM sim_daily_flow WHERE day > $1::date - $2 AND day <= $1::date
+      GROUP BY account, sim_card_id";
+
 const RULE_PROJECTION: &str = "
 INSERT INTO alert_now
 SELECT c.account, 'GslSimExhaustionProjected', 'warning', c.sim_card_id, c.iccid, NULL,
@@ -131,9 +152,7 @@ SELECT c.account, 'GslSimExhaustionProjected', 'warning', c.sim_card_id, c.iccid
        jsonb_build_object('daily_rate_mb', f.rate, 'flow_left_mb', c.left_mb,
            'projected_date', $1::date + ceil(c.left_mb / f.rate)::int)
 FROM alert_card_ratio c
-JOIN (SELECT account, sim_card_id, sum(flow_mb) / $2 AS rate
-      FROM sim_daily_flow WHERE day > $1::date - $2 AND day <= $1::date
-      GROUP BY account, sim_card_id) f
+JOIN (RECENT_RATE) f
   ON f.account = c.account AND f.sim_card_id = c.sim_card_id
 WHERE c.ratio < c.warn AND f.rate > 0 AND c.left_mb / f.rate <= $3";
 
@@ -351,7 +370,9 @@ async fn collect_conditions(tx: &mut Transaction<'_, Postgres>, p: &RuleParams) 
         CARD_OVERRIDE
     };
     sqlx::query(sqlx::AssertSqlSafe(
-        CARD_RATIOS.replace("THRESHOLDS", lookup),
+        CARD_RATIOS
+            .replace("THRESHOLDS", lookup)
+            .replace("FRESHEST", super::realtime::FRESHEST),
     ))
     .bind(p.warning)
     .bind(p.critical)
@@ -362,12 +383,14 @@ async fn collect_conditions(tx: &mut Transaction<'_, Postgres>, p: &RuleParams) 
         .await?;
     sqlx::query(RULE_QUOTA).execute(&mut **tx).await?;
     sqlx::query(RULE_SUSPENDED).execute(&mut **tx).await?;
-    sqlx::query(RULE_PROJECTION)
-        .bind(p.as_of)
-        .bind(p.projection_window_days.max(1))
-        .bind(p.projection_days)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(
+        RULE_PROJECTION.replace("RECENT_RATE", RECENT_RATE),
+    ))
+    .bind(p.as_of)
+    .bind(p.projection_window_days.max(1))
+    .bind(p.projection_days)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query(RULE_ANOMALY)
         .bind(p.as_of)
         .bind(p.anomaly_baseline_days)

@@ -191,6 +191,7 @@ mod leader;
 mod leases;
 mod partitions;
 mod pools;
+pub mod realtime;
 pub mod rows;
 mod runs;
 mod staged;
