@@ -298,8 +298,21 @@ impl WatchLoop {
         };
         let mut rows = Vec::new();
         for card in due {
-            self.earn_credit().await?;
-            match self.check(card.sim_card_id, card.iccid).await? {
+            let checked = match self.earn_credit().await {
+                Ok(()) => self.check(card.sim_card_id, card.iccid).await,
+                Err(stop) => Err(stop),
+            };
+            let checked = match checked {
+                Ok(c) => c,
+                Err(stop) => {
+                    // Stopping: what this round read is kept.
+                    if !rows.is_empty() {
+                        let _ = self.store(&rows).await;
+                    }
+                    return Err(stop);
+                }
+            };
+            match checked {
                 Ok(row) => {
                     let after = gsl_domain::usage_ratio(row.flow_used_mb, row.flow_left_mb);
                     report.ratios.push((card.ratio, after));
