@@ -27,6 +27,10 @@ pub(crate) struct CardFeed {
     since: Option<DateTime<Utc>>,
     /// The inventory of this process rings it after each merge; the poll covers one running elsewhere.
     merged: tokio::sync::watch::Receiver<u64>,
+    /// Whether an inventory pass was seen running. Until one is, "none running" may only mean that the
+    /// pass started beside this job has not recorded its start yet, so the feed looks once more.
+    saw_listing: bool,
+    grace_used: bool,
 }
 
 impl CardFeed {
@@ -35,6 +39,8 @@ impl CardFeed {
             known: HashSet::new(),
             since: None,
             merged: ctx.account.cards_merged.subscribe(),
+            saw_listing: false,
+            grace_used: false,
         }
     }
 
@@ -63,9 +69,11 @@ impl CardFeed {
                 self.known.extend(fresh.iter().map(|c| c.sim_card_id));
                 return Ok(Some(fresh));
             }
-            if !listing {
+            self.saw_listing |= listing;
+            if !listing && (self.saw_listing || self.grace_used) {
                 return Ok(None);
             }
+            self.grace_used |= !listing;
             tokio::select! {
                 _ = ctx.cancel.cancelled() => return Err(SyncError::Cancelled),
                 _ = tokio::time::sleep(POLL) => {}
