@@ -211,8 +211,8 @@ async fn fleet_scale(n: u64) {
     sim.shutdown().await;
 }
 
-/// A nightly run with GSL's real limits, against the time those limits force.
-async fn paced_nightly(n: u64) {
+/// An unthrottled simulator of `n` cards on `TODAY`, and a fresh database `db` holding its inventory.
+async fn stored_fleet(n: u64, db: &str) -> (NaiveDate, SimulatorHandle, Store, Engine) {
     let today: NaiveDate = TODAY.parse().unwrap();
     let sim = simulator::start(
         "127.0.0.1:0".parse().unwrap(),
@@ -225,11 +225,17 @@ async fn paced_nightly(n: u64) {
     )
     .await
     .expect("simulator");
-    let store = fresh_store("gsl_sync_bench_paced").await;
+    let store = fresh_store(db).await;
     let first = gsl_sync::app::engine(store.clone(), &settings(&sim, false), &Telemetry::new())
         .unwrap()
         .with_today(today);
     run(&first, JobKind::Inventory, JobRequest::Scheduled).await;
+    (today, sim, store, first)
+}
+
+/// A nightly run with GSL's real limits, against the time those limits force.
+async fn paced_nightly(n: u64) {
+    let (today, sim, store, first) = stored_fleet(n, "gsl_sync_bench_paced").await;
     run(&first, JobKind::DailyFlow, JobRequest::Scheduled).await;
 
     let next = today.succ_opt().unwrap();
@@ -446,23 +452,7 @@ async fn night_with(
 async fn watch_figures(n: u64) {
     println!("== real-time watch, {n} cards, GSL's limits (price plans 1/s, total 5/s)");
     // Checks per hour: a synced fleet, the watch alone with the default share for 60 s.
-    let today: NaiveDate = TODAY.parse().unwrap();
-    let sim = simulator::start(
-        "127.0.0.1:0".parse().unwrap(),
-        SimulatorOptions {
-            cards: n,
-            today,
-            rate_limit: None,
-            ..SimulatorOptions::default()
-        },
-    )
-    .await
-    .expect("simulator");
-    let store = fresh_store("gsl_sync_bench_watch").await;
-    let first = gsl_sync::app::engine(store.clone(), &settings(&sim, false), &Telemetry::new())
-        .unwrap()
-        .with_today(today);
-    run(&first, JobKind::Inventory, JobRequest::Scheduled).await;
+    let (today, sim, store, _) = stored_fleet(n, "gsl_sync_bench_watch").await;
     sim.set_rate_limit(Some(RateLimits::default()));
     sim.reset_stats();
     let engine = gsl_sync::app::engine(store.clone(), &settings(&sim, true), &Telemetry::new())
