@@ -22,6 +22,15 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 const TODAY: &str = "2026-11-20";
+/// The stored fleet's night: the last of the month, so the refresh re-reads 29 days per card and the
+/// history after it is the 60 days from 1 October.
+const STORED_TODAY: &str = "2026-11-30";
+
+/// The factor GSL's limits are scaled by, on both sides, for the N-card night (GSL_BENCH_SCALE).
+const DEFAULT_SCALE: f64 = 20.0;
+
+#[path = "fleet/stored.rs"]
+mod stored;
 
 fn vm(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -213,7 +222,15 @@ async fn fleet_scale(n: u64) {
 
 /// An unthrottled simulator of `n` cards on `TODAY`, and a fresh database `db` holding its inventory.
 async fn stored_fleet(n: u64, db: &str) -> (NaiveDate, SimulatorHandle, Store, Engine) {
-    let today: NaiveDate = TODAY.parse().unwrap();
+    stored_fleet_on(n, TODAY.parse().unwrap(), db).await
+}
+
+/// `stored_fleet` on `today`.
+async fn stored_fleet_on(
+    n: u64,
+    today: NaiveDate,
+    db: &str,
+) -> (NaiveDate, SimulatorHandle, Store, Engine) {
     let sim = simulator::start(
         "127.0.0.1:0".parse().unwrap(),
         SimulatorOptions {
@@ -279,6 +296,9 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    if std::env::var_os("RUST_LOG").is_some() {
+        gsl_sync::telemetry::init(gsl_sync::config::LogFormat::Text, "warn");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -286,13 +306,17 @@ fn main() {
     // GSL_BENCH_SCALED_ONLY=1 runs only the N-card night with the limits ×20.
     let scaled_only = std::env::var_os("GSL_BENCH_SCALED_ONLY").is_some();
     let watch_only = std::env::var_os("GSL_BENCH_WATCH_ONLY").is_some();
+    let scale: f64 = std::env::var("GSL_BENCH_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_SCALE);
     rt.block_on(async {
         if watch_only {
             watch_figures(n.min(20_000)).await;
             return;
         }
         if scaled_only {
-            joint_floor(n, 20.0).await;
+            stored_joint_floor(n, scale).await;
             after_the_night(n).await;
             return;
         }
@@ -300,7 +324,7 @@ fn main() {
         joint_floor(20_000, 1.0).await;
         watch_figures(20_000).await;
         if n > 0 {
-            joint_floor(n, 20.0).await;
+            stored_joint_floor(n, scale).await;
             after_the_night(n).await;
             fleet_scale(n).await;
         }
@@ -356,23 +380,42 @@ async fn night_with(
     watch: Option<WatchSettings>,
 ) -> (Night, u64) {
     let today: NaiveDate = TODAY.parse().unwrap();
-    let limits = RateLimits {
-        list_per_second: scale,
-        total_per_second: 5.0 * scale,
-    };
     let sim = simulator::start(
         "127.0.0.1:0".parse().unwrap(),
         SimulatorOptions {
             cards: n,
             today,
-            rate_limit: Some(limits),
+            rate_limit: Some(scaled_limits(scale)),
             ..SimulatorOptions::default()
         },
     )
     .await
     .expect("simulator");
     let store = fresh_store("gsl_sync_bench_night").await;
-    let mut s = settings(&sim, true);
+    let out = run_night(&sim, store, today, scale, together, watch).await;
+    sim.shutdown().await;
+    out
+}
+
+fn scaled_limits(scale: f64) -> RateLimits {
+    RateLimits {
+        list_per_second: scale,
+        total_per_second: 5.0 * scale,
+    }
+}
+
+/// A `sync all` of every job on `today` against `sim` (whose limits the caller set) with the daemon's
+/// limits scaled by `scale`, and the calls it made by operation.
+async fn run_night(
+    sim: &SimulatorHandle,
+    store: Store,
+    today: NaiveDate,
+    scale: f64,
+    together: bool,
+    watch: Option<WatchSettings>,
+) -> (Night, u64) {
+    sim.reset_stats();
+    let mut s = settings(sim, true);
     for a in &mut s.accounts {
         a.list_rate_per_second = scale;
         a.total_rate_per_second = 5.0 * scale;
@@ -442,9 +485,7 @@ async fn night_with(
         throttled: stats.throttled,
         by_op,
     };
-    let checks = stats.calls("list_sim_price_plans");
-    sim.shutdown().await;
-    (night, checks)
+    (night, stats.calls("list_sim_price_plans"))
 }
 
 /// The watch's figures with GSL's real limits: real-time checks per hour when nothing else runs (1 call/s
@@ -516,21 +557,53 @@ async fn joint_floor(n: u64, scale: f64) {
     println!("== sync all of {n} cards on a fresh database, GSL's limits ×{scale} (list {scale}/s, total {}/s)", 5.0 * scale);
     for together in [false, true] {
         reset_peak_rss();
-        let night = night(n, scale, together).await;
-        let floor = ((night.list.saturating_sub(1)) as f64 / scale)
-            .max((night.all.saturating_sub(1)) as f64 / (5.0 * scale));
-        println!(
-            "  {}: {} GSL calls ({}), 429s: {}; wall {:.1} s, joint floor {:.1} s, ratio {:.3} (target ≤ 1.10); peak RSS {} MiB",
-            if together { "side by side, one budget" } else { "one job after another" },
-            night.all,
-            night.by_op,
-            night.throttled,
-            night.took.as_secs_f64(),
-            floor,
-            night.took.as_secs_f64() / floor,
-            vm("VmHWM:"),
-        );
+        print_night(&night(n, scale, together).await, scale, together);
     }
+}
+
+fn print_night(night: &Night, scale: f64, together: bool) {
+    let floor = ((night.list.saturating_sub(1)) as f64 / scale)
+        .max((night.all.saturating_sub(1)) as f64 / (5.0 * scale));
+    println!(
+        "  {}: {} GSL calls ({}), 429s: {}; wall {:.1} s, joint floor {:.1} s, ratio {:.3} (target ≤ 1.10); peak RSS {} MiB",
+        if together { "side by side, one budget" } else { "one job after another" },
+        night.all,
+        night.by_op,
+        night.throttled,
+        night.took.as_secs_f64(),
+        floor,
+        night.took.as_secs_f64() / floor,
+        vm("VmHWM:"),
+    );
+}
+
+/// The night of a fleet of `n` cards that has been running: inventory and every day from the 1st of last
+/// month stored, the month refreshed and one new day brought in (`STORED_TODAY`: 60 days of history after
+/// the night). Both runs start from a copy of the same stored state; the side-by-side one is left in
+/// `gsl_sync_bench_night` for `after_the_night`.
+async fn stored_joint_floor(n: u64, scale: f64) {
+    let today: NaiveDate = STORED_TODAY.parse().unwrap();
+    let yesterday = today.pred_opt().unwrap();
+    println!(
+        "== the night of {n} stored cards on {today} (month refreshed, {yesterday} new), GSL's limits ×{scale} (list {scale}/s, total {}/s)",
+        5.0 * scale
+    );
+    let (_, sim, store, _) = stored_fleet_on(n, yesterday, "gsl_sync_bench_stored").await;
+    let from = gsl_sync::domain::YearMonth::of(yesterday)
+        .previous()
+        .first_day();
+    stored::store_history(&store, &sim, from, yesterday.pred_opt().unwrap()).await;
+    store.pool().close().await;
+    sim.set_today(today);
+    sim.set_rate_limit(Some(scaled_limits(scale)));
+    for together in [false, true] {
+        let store =
+            stored::copy_database(&server(), "gsl_sync_bench_stored", "gsl_sync_bench_night").await;
+        reset_peak_rss();
+        let (night, _) = run_night(&sim, store, today, scale, together, None).await;
+        print_night(&night, scale, together);
+    }
+    sim.shutdown().await;
 }
 
 /// What users wait on once the scaled night has stored its N cards and their history (the side-by-side
@@ -547,7 +620,7 @@ async fn after_the_night(n: u64) {
         .fetch_one(store.pool())
         .await
         .expect("days");
-    let today: NaiveDate = TODAY.parse().unwrap();
+    let today: NaiveDate = STORED_TODAY.parse().unwrap();
     let s = Settings::load_from(&Sources {
         file: None,
         env: Some(Default::default()),

@@ -7,6 +7,12 @@
 //! lane never holds back the other calls (their permits are handed out meanwhile), and a caller that gives
 //! up (its job was cancelled) leaves no hole behind.
 //!
+//! A waiter is a future, and a future runs only while its owner polls it: a call queued in a stream whose
+//! consumer is busy (a merge waiting for Postgres) may be the next in turn and not be there to take it. A
+//! turn not taken within `CLAIM_GRACE` of its time passes to the others, and so does the turn of a waiter
+//! that did not look again within `CLAIM_GRACE` of the last change; a waiter that comes back competes as
+//! before. Without this, one job's parked call held every other job of the account (the night stood still).
+//!
 //! `Priority::Background` (the real-time watch) only takes slots nobody else needs: it is served when no
 //! scheduled or user call waits for the slot and taking it postpones none of those waiting, so it never
 //! ages ahead of them and never delays a call that is already waiting.
@@ -21,6 +27,10 @@ use tokio::time::Instant;
 /// Spacing 5 % wider than the rate: a call that reaches a gateway bucket of capacity 1 a few milliseconds
 /// early (network or scheduling jitter) is refused with 429, and the margin costs less than the retry.
 const JITTER_MARGIN: f64 = 1.05;
+
+/// How long a waiter may take to come for its turn before the others go: longer than a wake-up takes on a
+/// busy runtime, short beside a call.
+const CLAIM_GRACE: Duration = Duration::from_millis(25);
 
 /// How much waiting makes up for one level of priority, so no job starves behind a busier one.
 const AGING_PER_LEVEL: Duration = Duration::from_secs(10);
@@ -105,6 +115,8 @@ struct State {
     next_card_list: Option<Instant>,
     next_price_plans: Option<Instant>,
     waiting: BTreeMap<u64, Waiter>,
+    /// When the waiters were last told the state changed (a grant, an arrival, a departure).
+    last_change: Option<Instant>,
     seq: u64,
     granted: u64,
     granted_spare: u64,
@@ -115,9 +127,23 @@ struct Waiter {
     priority: Priority,
     lane: Lane,
     since: Instant,
+    /// When it last looked at the state.
+    looked: Instant,
+    /// The time of the turn it was last told is its own.
+    turn_at: Option<Instant>,
 }
 
 impl State {
+    /// Whether `w` is not there to take a turn: it missed its own by `CLAIM_GRACE`, or did not look again
+    /// within `CLAIM_GRACE` of the last change.
+    fn absent(&self, w: &Waiter, now: Instant) -> bool {
+        let missed_turn = w.turn_at.is_some_and(|t| now >= t + CLAIM_GRACE);
+        let missed_change = self
+            .last_change
+            .is_some_and(|c| w.looked < c && now >= c + CLAIM_GRACE);
+        missed_turn || missed_change
+    }
+
     fn eligible_at(&self, lane: Lane, now: Instant) -> Instant {
         let total = self.next_total.map_or(now, |t| t.max(now));
         match lane {
@@ -129,17 +155,17 @@ impl State {
 
     /// The next grant: the scheduled and user calls' best, unless a spare (background) waiter can go
     /// earlier without postponing any of them.
-    fn next_grant(&self, now: Instant, spacing: &Spacing) -> Option<(u64, Instant)> {
-        let urgent = self.best(now, false);
-        let Some((spare, at)) = self.best(now, true) else {
+    /// `me` (the waiter asking) always counts as present.
+    fn next_grant(&self, now: Instant, spacing: &Spacing, me: u64) -> Option<(u64, Instant)> {
+        let urgent = self.best(now, false, me);
+        let Some((spare, at)) = self.best(now, true, me) else {
             return urgent;
         };
         let lane = self.waiting.get(&spare).map_or(Lane::Any, |w| w.lane);
         let harmless = self
-            .waiting
-            .values()
-            .filter(|w| !w.priority.is_spare())
-            .all(|w| {
+            .present(now, me)
+            .filter(|(_, w)| !w.priority.is_spare())
+            .all(|(_, w)| {
                 let eligible = self.eligible_at(w.lane, now);
                 let after_total = spacing.total.is_none_or(|i| eligible >= at + i);
                 let after_lane = w.lane != lane
@@ -158,16 +184,14 @@ impl State {
     /// those that may go then a person's request first, then a card-list call (its 1/s lane is the scarce
     /// part of the budget: a lane slot left unused is lost for the night, while the call it displaces only
     /// waits 200 ms), then the most urgent (priority lowered by time waited; first come on a tie).
-    fn best(&self, now: Instant, spare: bool) -> Option<(u64, Instant)> {
+    fn best(&self, now: Instant, spare: bool, me: u64) -> Option<(u64, Instant)> {
         let mine = |w: &Waiter| w.priority.is_spare() == spare;
         let at = self
-            .waiting
-            .values()
-            .filter(|w| mine(w))
-            .map(|w| self.eligible_at(w.lane, now))
+            .present(now, me)
+            .filter(|(_, w)| mine(w))
+            .map(|(_, w)| self.eligible_at(w.lane, now))
             .min()?;
-        self.waiting
-            .iter()
+        self.present(now, me)
             .filter(|(_, w)| mine(w) && self.eligible_at(w.lane, now) <= at)
             .min_by_key(|(id, w)| {
                 (
@@ -178,6 +202,18 @@ impl State {
                 )
             })
             .map(|(id, _)| (*id, at))
+    }
+}
+
+impl State {
+    fn present(&self, now: Instant, me: u64) -> impl Iterator<Item = (&u64, &Waiter)> {
+        self.waiting
+            .iter()
+            .filter(move |(id, w)| **id == me || !self.absent(w, now))
+    }
+
+    fn changed(&mut self, now: Instant) {
+        self.last_change = Some(now);
     }
 }
 
@@ -216,6 +252,7 @@ impl Drop for Leave<'_> {
         if self.armed {
             let mut state = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
             state.waiting.remove(&self.id);
+            state.changed(Instant::now());
             drop(state);
             self.shared.changed.notify_waiters();
         }
@@ -247,14 +284,18 @@ impl Budget {
             let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
             state.seq += 1;
             let id = state.seq;
+            let now = Instant::now();
             state.waiting.insert(
                 id,
                 Waiter {
                     priority,
                     lane,
-                    since: Instant::now(),
+                    since: now,
+                    looked: now,
+                    turn_at: None,
                 },
             );
+            state.changed(now);
             id
         };
         shared.changed.notify_waiters();
@@ -271,14 +312,23 @@ impl Budget {
             let now = Instant::now();
             let turn = {
                 let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
-                match state.next_grant(now, &self.spacing()) {
-                    Some((next, at)) if next == id && at <= now => {
+                let next = state.next_grant(now, &self.spacing(), id);
+                let mine = next.is_some_and(|(next, _)| next == id);
+                if let Some(me) = state.waiting.get_mut(&id) {
+                    me.looked = now;
+                    me.turn_at = next.filter(|_| mine).map(|(_, at)| at);
+                }
+                match next {
+                    Some((_, at)) if mine && at <= now => {
                         self.grant(&mut state, lane, priority, now);
                         state.waiting.remove(&id);
+                        state.changed(now);
                         None
                     }
-                    Some((next, at)) if next == id => Some(at),
-                    _ => Some(now + Duration::from_secs(3600)),
+                    Some((_, at)) if mine => Some(at),
+                    // Look again if the one whose turn it is has not taken it by then.
+                    Some((_, at)) => Some(at.max(state.last_change.unwrap_or(at)) + CLAIM_GRACE),
+                    None => Some(now + Duration::from_secs(3600)),
                 }
             };
             let Some(at) = turn else {
@@ -543,6 +593,27 @@ mod tests {
         assert_eq!(Instant::now() - t0, ms(210));
         urgent.await.unwrap();
         assert_eq!(b.granted(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_nobody_polls_does_not_hold_the_others() {
+        let b = Budget::new(GSL);
+        b.acquire(Priority::DailyFlow, Lane::Any).await;
+        let t0 = Instant::now();
+        // The most urgent waiter gets in line and is then parked: its owner stops polling it (a stream whose
+        // consumer waits on a merge), as a queued daily-flow call does.
+        let mut parked = Box::pin(b.acquire(Priority::User, Lane::Any));
+        let polled = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::future::Future::poll(parked.as_mut(), cx).is_pending())
+        });
+        assert!(polled.await);
+        b.acquire(Priority::Pools, Lane::Any).await;
+        // Its turn at 210 ms passed to the next waiter once it had not come for it within the grace.
+        assert_eq!(Instant::now() - t0, ms(210) + CLAIM_GRACE);
+        // Polled again, it competes as before and gets the next slot.
+        parked.await;
+        assert_eq!(Instant::now() - t0, ms(420) + CLAIM_GRACE);
+        assert_eq!(b.granted(), 3);
     }
 
     #[tokio::test(start_paused = true)]

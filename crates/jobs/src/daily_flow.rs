@@ -15,7 +15,7 @@ use gsl_store::flow_state::FlowMonthState;
 use gsl_store::CardKey;
 
 /// Rows merged per transaction: answers are buffered up to this (a killed run refetches what was unmerged).
-const MERGE_ROWS: usize = 2_000;
+const MERGE_ROWS: usize = 10_000;
 
 pub(crate) async fn run(
     ctx: &JobContext<'_>,

@@ -141,32 +141,16 @@ pub async fn usage_report(
 ) -> Result<UsageReport, ReportError> {
     let start = month.first_day();
     let next = start + Months::new(1);
-    let prev = start - Months::new(1);
     // Independent reads on separate connections: the report takes as long as its slowest query, not the sum.
-    let (figures, days, statuses, no_usage, per_card) = tokio::try_join!(
-        reports::usage_by_group(store, start, prev, by),
+    let (groups, totals, days, statuses, no_usage) = tokio::try_join!(
+        reports::usage_by_group(store, start, by, top),
+        // Per-card totals: a card with several tags counts once.
+        reports::usage_totals(store, start),
         reports::daily_totals(store, start, next),
         reports::status_counts(store),
         reports::no_usage_cards(store, start, NO_USAGE_SAMPLE),
-        async {
-            // Per-card totals avoid double counting cards that carry several tags.
-            if by == GroupBy::Tag {
-                reports::usage_by_group(store, start, prev, GroupBy::Account)
-                    .await
-                    .map(Some)
-            } else {
-                Ok(None)
-            }
-        },
     )?;
     let (no_usage, sample) = no_usage;
-    let total: f64 = figures.iter().map(|f| f.daily_mb).sum();
-    let mut groups: Vec<GroupLine> = figures.iter().map(|f| line(f, total)).collect();
-    let groups_total = groups.len();
-    if let Some(n) = top {
-        groups.truncate(n);
-    }
-    let per_card = per_card.unwrap_or(figures);
     Ok(UsageReport {
         month: month.dashed(),
         group_by: by.name().into(),
@@ -174,12 +158,16 @@ pub async fn usage_report(
             "a card with several tags counts in each of its tag groups; shares may add up to more than 100 %"
                 .into()
         }),
-        total_daily_sum_mb: per_card.iter().map(|f| f.daily_mb).sum(),
-        total_daily_sum_bytes: to_bytes(per_card.iter().map(|f| f.daily_mb).sum()),
-        total_month_usages_mb: per_card.iter().filter_map(|f| f.monthly_mb).sum(),
-        total_prev_daily_sum_mb: per_card.iter().map(|f| f.prev_daily_mb).sum(),
-        groups_total,
-        groups,
+        total_daily_sum_mb: totals.daily_mb,
+        total_daily_sum_bytes: to_bytes(totals.daily_mb),
+        total_month_usages_mb: totals.monthly_mb,
+        total_prev_daily_sum_mb: totals.prev_daily_mb,
+        groups_total: usize::try_from(groups.groups_total).unwrap_or(0),
+        groups: groups
+            .top
+            .iter()
+            .map(|f| line(f, groups.daily_mb))
+            .collect(),
         no_usage_cards: no_usage,
         no_usage_sample: sample,
         days: days.into_iter().map(|(day, mb)| DayTotal { day, mb }).collect(),

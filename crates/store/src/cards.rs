@@ -188,6 +188,7 @@ impl Store {
             Staged {
                 create: &create,
                 copy: &copy,
+                before: &[],
                 merge: &merge_cards_sql(),
                 then: &[SNAPSHOT_SQL, SEEN_SQL],
                 run_id: Some(run_id),

@@ -67,11 +67,13 @@ impl Store {
                     .execute(self.pool())
                     .await?;
                 if parent == "sim_daily_flow" {
-                    // The month's rollup goes with the rows it summed.
-                    sqlx::query("DELETE FROM sim_flow_monthly WHERE month = $1")
-                        .bind(month)
-                        .execute(self.pool())
-                        .await?;
+                    // The month's rollups go with the rows they summed.
+                    for rollup in DROPPED_WITH_THE_MONTH {
+                        sqlx::query(*rollup)
+                            .bind(month)
+                            .execute(self.pool())
+                            .await?;
+                    }
                 }
                 self.forget_partition(&child);
                 dropped.push(child);
@@ -81,6 +83,17 @@ impl Store {
         Ok(dropped)
     }
 }
+
+/// Each binds `$1` = the first day of the dropped month. Month-usages' figures are kept (they are not daily
+/// rows), so report rows lose only the daily sums that are gone, and go when nothing is left in them.
+const DROPPED_WITH_THE_MONTH: &[&str] = &[
+    "DELETE FROM sim_flow_monthly WHERE month = $1",
+    "DELETE FROM sim_flow_day_totals WHERE day >= $1 AND day < ($1 + interval '1 month')::date",
+    "UPDATE sim_report_month SET flow_mb = NULL WHERE month = $1",
+    "UPDATE sim_report_month SET prev_flow_mb = NULL WHERE month = ($1 + interval '1 month')::date",
+    "DELETE FROM sim_report_month WHERE month IN ($1, ($1 + interval '1 month')::date)
+       AND flow_mb IS NULL AND prev_flow_mb IS NULL AND used_mb IS NULL",
+];
 
 fn parse_month(child: &str, parent: &str) -> Option<NaiveDate> {
     let rest = child.strip_prefix(parent)?.strip_prefix("_p")?;

@@ -31,56 +31,75 @@ pub struct CardState {
     pub data_date: Option<NaiveDate>,
 }
 
+/// The month's groups, largest daily sum first, cut to the requested number; the count and the daily sum
+/// are over every group.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UsageGroups {
+    pub top: Vec<GroupFigures>,
+    pub groups_total: i64,
+    pub daily_mb: f64,
+}
+
+/// The month's sums over every card, each card once whatever its tags.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct UsageTotals {
+    pub cards: i64,
+    pub daily_mb: f64,
+    pub monthly_mb: f64,
+    pub prev_daily_mb: f64,
+}
+
 /// The SQL expression naming a card's group; `t.tag` comes from the tag lateral join.
 fn group_expr(by: GroupBy) -> &'static str {
     match by {
-        GroupBy::Sim => "coalesce(c.iccid, k.sim_card_id::text)",
-        GroupBy::Pool => "coalesce(c.sim_pool_id::text, '(no pool)')",
-        GroupBy::Plan => "coalesce(c.price_plan_name, '(no plan)')",
+        GroupBy::Sim => "coalesce(r.iccid, r.sim_card_id::text)",
+        GroupBy::Pool => "coalesce(r.sim_pool_id::text, '(no pool)')",
+        GroupBy::Plan => "coalesce(r.price_plan_name, '(no plan)')",
         GroupBy::Tag => "coalesce(t.tag, '(untagged)')",
-        GroupBy::Account => "k.account",
+        GroupBy::Account => "r.account",
     }
 }
 
-// `sim_cards.tags` was split once when the card was written; a card counts once per distinct tag.
+// `tags` was split once when the card was written; a card counts once per distinct tag.
 const TAG_JOIN: &str =
-    "LEFT JOIN LATERAL (SELECT DISTINCT x AS tag FROM unnest(c.tags) x) t ON true";
+    "LEFT JOIN LATERAL (SELECT DISTINCT x AS tag FROM unnest(r.tags) x) t ON true";
 
-/// Per-group sums: daily flow of the month, month-usages of the cycle and the previous month's daily flow.
-/// Reads the per-card monthly rollup (one row per card and month), then joins the card table once.
+/// Per-group sums of the month's report rows (`sim_report_month`, one per card: this month's daily flow,
+/// month-usages of the cycle and the previous month's daily flow, beside the card's grouping attributes).
 pub async fn usage_by_group(
     store: &Store,
     month: NaiveDate,
-    prev: NaiveDate,
     by: GroupBy,
-) -> Result<Vec<GroupFigures>> {
+    top: Option<usize>,
+) -> Result<UsageGroups> {
     let tag_join = if by == GroupBy::Tag { TAG_JOIN } else { "" };
     let sql = format!(
-        "WITH k AS (SELECT account, sim_card_id, sum(cur) AS cur, sum(mon) AS mon, sum(prv) AS prv FROM ( \
-                SELECT account, sim_card_id, CASE WHEN month = $1 THEN flow_mb END AS cur, NULL::float8 AS mon, \
-                       CASE WHEN month = $2 THEN flow_mb END AS prv \
-                FROM sim_flow_monthly WHERE month IN ($1, $2) \
-                UNION ALL SELECT account, sim_card_id, NULL, flow_used_mb, NULL \
-                FROM sim_monthly_usage WHERE billing_cycle = $1) u GROUP BY 1, 2) \
-         SELECT {g} AS grp, count(*) AS cards, coalesce(sum(k.cur), 0) AS daily, sum(k.mon) AS monthly, \
-                coalesce(sum(k.prv), 0) AS prev \
-         FROM k LEFT JOIN sim_cards c ON c.account = k.account AND c.sim_card_id = k.sim_card_id {tag_join} \
-         GROUP BY 1 ORDER BY daily DESC, grp",
+        "WITH g AS (SELECT {g} AS grp, count(*) AS cards, coalesce(sum(r.flow_mb), 0) AS daily, \
+                           sum(r.used_mb) AS monthly, coalesce(sum(r.prev_flow_mb), 0) AS prev \
+                    FROM sim_report_month r {tag_join} WHERE r.month = $1 GROUP BY 1) \
+         SELECT grp, cards, daily, monthly, prev, count(*) OVER () AS groups, sum(daily) OVER () AS all_daily \
+         FROM g ORDER BY daily DESC, grp LIMIT $2",
         g = group_expr(by)
     );
-    // One hash aggregate over a row per card and month: at a million cards it needs ~100 MB, and spilling it
-    // to disk at the default work_mem triples the time. Reports are rare, so they may take it for a moment.
+    // Grouping by card hashes a million groups: at the default work_mem that spills to disk and triples
+    // the time. Reports are rare, so they may take the memory for a moment.
     let mut tx = store.pool().begin().await?;
     sqlx::query("SET LOCAL work_mem = '256MB'")
         .execute(&mut *tx)
         .await?;
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(month)
-        .bind(prev)
+        .bind(top.map(|n| i64::try_from(n).unwrap_or(i64::MAX)))
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;
-    rows.iter()
+    let mut out = UsageGroups::default();
+    if let Some(first) = rows.first() {
+        out.groups_total = first.try_get("groups")?;
+        out.daily_mb = first.try_get("all_daily")?;
+    }
+    out.top = rows
+        .iter()
         .map(|r| {
             Ok(GroupFigures {
                 group: r.try_get("grp")?,
@@ -90,47 +109,107 @@ pub async fn usage_by_group(
                 prev_daily_mb: r.try_get("prev")?,
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    // A limit of 0 returns no row to read the count from.
+    if top == Some(0) {
+        out.groups_total = usage_by_group_count(store, month, by).await?;
+    }
+    Ok(out)
 }
 
-/// Re-sums `sim_flow_monthly` for the months in [from, to_excl) from `sim_daily_flow`: after rows were loaded
-/// around the daily-flow merge (a bulk import, a restore). Returns the card-months written.
+async fn usage_by_group_count(store: &Store, month: NaiveDate, by: GroupBy) -> Result<i64> {
+    let tag_join = if by == GroupBy::Tag { TAG_JOIN } else { "" };
+    let sql = format!(
+        "SELECT count(DISTINCT {g}) FROM sim_report_month r {tag_join} WHERE r.month = $1",
+        g = group_expr(by)
+    );
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(month)
+        .fetch_one(store.pool())
+        .await?)
+}
+
+/// The month's sums over every card.
+pub async fn usage_totals(store: &Store, month: NaiveDate) -> Result<UsageTotals> {
+    let (cards, daily_mb, monthly_mb, prev_daily_mb) = sqlx::query_as(
+        "SELECT count(*), coalesce(sum(flow_mb), 0), coalesce(sum(used_mb), 0), coalesce(sum(prev_flow_mb), 0) \
+         FROM sim_report_month WHERE month = $1",
+    )
+    .bind(month)
+    .fetch_one(store.pool())
+    .await?;
+    Ok(UsageTotals {
+        cards,
+        daily_mb,
+        monthly_mb,
+        prev_daily_mb,
+    })
+}
+
+/// Re-sums the rollups for the months in [from, to_excl) from `sim_daily_flow` and `sim_monthly_usage`: after
+/// rows were loaded around the merges (a bulk import, a restore). Returns the card-months of daily flow written.
 pub async fn rebuild_flow_rollup(
     store: &Store,
     from: NaiveDate,
     to_excl: NaiveDate,
 ) -> Result<u64> {
     let mut tx = store.pool().begin().await?;
-    sqlx::query(
-        "DELETE FROM sim_flow_monthly WHERE month >= date_trunc('month', $1::date) AND month < $2",
-    )
-    .bind(from)
-    .bind(to_excl)
-    .execute(&mut *tx)
-    .await?;
-    let written = sqlx::query(
-        "INSERT INTO sim_flow_monthly (account, sim_card_id, month, flow_mb, days, used_days) \
-         SELECT account, sim_card_id, date_trunc('month', day)::date, sum(flow_mb), count(*), \
-                count(*) FILTER (WHERE flow_mb > 0) \
-         FROM sim_daily_flow WHERE day >= date_trunc('month', $1::date) AND day < $2 GROUP BY 1, 2, 3",
-    )
-    .bind(from)
-    .bind(to_excl)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let mut written = 0;
+    for (i, statement) in REBUILD.iter().enumerate() {
+        let done = sqlx::query(*statement)
+            .bind(from)
+            .bind(to_excl)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if i == REBUILD_MONTHLY {
+            written = done;
+        }
+    }
     tx.commit().await?;
     Ok(written)
 }
 
-/// Fleet total per day of the month.
+const REBUILD_MONTHLY: usize = 1;
+
+/// Each binds `$1` = from, `$2` = to (exclusive); months are whole from the month of `$1`.
+const REBUILD: &[&str] = &[
+    "DELETE FROM sim_flow_monthly WHERE month >= date_trunc('month', $1::date) AND month < $2",
+    "INSERT INTO sim_flow_monthly (account, sim_card_id, month, flow_mb, days, used_days) \
+     SELECT account, sim_card_id, date_trunc('month', day)::date, sum(flow_mb), count(*), \
+            count(*) FILTER (WHERE flow_mb > 0) \
+     FROM sim_daily_flow WHERE day >= date_trunc('month', $1::date) AND day < $2 GROUP BY 1, 2, 3",
+    "DELETE FROM sim_flow_day_totals WHERE day >= date_trunc('month', $1::date) AND day < $2",
+    "INSERT INTO sim_flow_day_totals (account, day, flow_mb, cards) \
+     SELECT account, day, sum(flow_mb::numeric), count(*) FROM sim_daily_flow \
+     WHERE day >= date_trunc('month', $1::date) AND day < $2 GROUP BY 1, 2",
+    // Report rows of the rebuilt months and of the month after (its previous-month figure).
+    "DELETE FROM sim_report_month WHERE month >= date_trunc('month', $1::date) \
+       AND month <= (date_trunc('month', ($2 - 1)::date) + interval '1 month')::date",
+    "INSERT INTO sim_report_month (account, sim_card_id, month, flow_mb, prev_flow_mb, used_mb, \
+                                   iccid, price_plan_name, sim_pool_id, tags) \
+     SELECT u.account, u.sim_card_id, u.month, max(u.cur), max(u.prv), max(u.used), \
+            c.iccid, c.price_plan_name, c.sim_pool_id, coalesce(c.tags, '{}') \
+     FROM (SELECT account, sim_card_id, month, flow_mb AS cur, NULL::float8 AS prv, NULL::float8 AS used \
+           FROM sim_flow_monthly \
+           UNION ALL SELECT account, sim_card_id, (month + interval '1 month')::date, NULL, flow_mb, NULL \
+           FROM sim_flow_monthly \
+           UNION ALL SELECT account, sim_card_id, billing_cycle, NULL, NULL, flow_used_mb FROM sim_monthly_usage) u \
+     LEFT JOIN sim_cards c ON c.account = u.account AND c.sim_card_id = u.sim_card_id \
+     WHERE u.month >= date_trunc('month', $1::date) \
+       AND u.month <= (date_trunc('month', ($2 - 1)::date) + interval '1 month')::date \
+     GROUP BY u.account, u.sim_card_id, u.month, c.iccid, c.price_plan_name, c.sim_pool_id, c.tags",
+];
+
+/// Fleet total per day of the month, from the day totals the daily-flow merge keeps.
 pub async fn daily_totals(
     store: &Store,
     from: NaiveDate,
     to_excl: NaiveDate,
 ) -> Result<Vec<(NaiveDate, f64)>> {
     Ok(sqlx::query_as(
-        "SELECT day, sum(flow_mb) FROM sim_daily_flow WHERE day >= $1 AND day < $2 GROUP BY day ORDER BY day",
+        "SELECT day, sum(flow_mb)::float8 FROM sim_flow_day_totals WHERE day >= $1 AND day < $2 \
+         GROUP BY day ORDER BY day",
     )
     .bind(from)
     .bind(to_excl)

@@ -6,11 +6,12 @@ use sqlx::{Postgres, Transaction};
 use super::rows::MergeStats;
 use super::{Fence, Result, Store};
 
-/// The statements of a staged merge. `merge` binds `$1` = account and returns
-/// `(inserted, updated, distinct keys)`; each of `then` binds `$1` = account and `$2` = `run_id`.
+/// The statements of a staged merge. Each of `before` binds `$1` = account; `merge` binds `$1` = account and
+/// returns `(inserted, updated, distinct keys)`; each of `then` binds `$1` = account and `$2` = `run_id`.
 pub(super) struct Staged<'a> {
     pub create: &'a str,
     pub copy: &'a str,
+    pub before: &'a [&'static str],
     pub merge: &'a str,
     pub then: &'a [&'static str],
     pub run_id: Option<i64>,
@@ -31,6 +32,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         copy_in(&mut tx, staged.copy, data).await?;
+        for before in staged.before {
+            sqlx::query(*before).bind(account).execute(&mut *tx).await?;
+        }
         let counts = sqlx::query_as(sqlx::AssertSqlSafe(staged.merge))
             .bind(account)
             .fetch_one(&mut *tx)

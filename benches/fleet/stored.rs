@@ -1,0 +1,113 @@
+//! A night of a fleet that has been running: its inventory and two months of daily flow already stored (as
+//! the simulator serves them), so the night refreshes the month and brings one new day, as every night does.
+//! The stored state is built once into a template database; each measured night starts from a copy of it.
+
+use std::time::Instant;
+
+use chrono::{Datelike, NaiveDate};
+use gsl_sync::simulator::SimulatorHandle;
+use gsl_sync::store::flow_state::FlowMonthState;
+use gsl_sync::store::Store;
+use secrecy::SecretString;
+use sqlx::Connection;
+
+/// The account the bench settings name.
+const ACCOUNT: &str = "main";
+/// COPY buffers are sent at this size.
+const CHUNK: usize = 4 << 20;
+
+/// Stores every live card's daily flow from `from` to `through` as the simulator serves it (what earlier
+/// nights merged), builds the rollups as an import does, and records both months as fetched that far.
+pub async fn store_history(
+    store: &Store,
+    sim: &SimulatorHandle,
+    from: NaiveDate,
+    through: NaiveDate,
+) {
+    let started = Instant::now();
+    store
+        .ensure_partitions(from, through)
+        .await
+        .expect("partitions");
+    let fleet = sim.fleet();
+    let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= through).collect();
+    let mut conn = store.pool().acquire().await.expect("conn");
+    let mut copy = conn
+        .copy_in_raw("COPY sim_daily_flow (account, sim_card_id, iccid, day, flow_mb) FROM STDIN")
+        .await
+        .expect("copy in");
+    let (mut buf, mut rows) = (Vec::with_capacity(CHUNK + 4096), 0u64);
+    for id in fleet.card_ids() {
+        let Some(profile) = fleet.profile_of(id) else {
+            continue;
+        };
+        let iccid = profile.iccid();
+        for day in &days {
+            use std::io::Write;
+            let mb = profile.daily_flow(*day);
+            writeln!(buf, "{ACCOUNT}\t{id}\t{iccid}\t{day}\t{mb}").expect("write");
+            rows += 1;
+        }
+        if buf.len() >= CHUNK {
+            copy.send(std::mem::take(&mut buf)).await.expect("send");
+            buf.reserve(CHUNK + 4096);
+        }
+    }
+    copy.send(buf).await.expect("send");
+    copy.finish().await.expect("finish");
+    drop(conn);
+    let next_month = first_of_next_month(through);
+    gsl_sync::store::reports::rebuild_flow_rollup(store, from, next_month)
+        .await
+        .expect("rollups");
+    for month in [from, first_of_month(through)] {
+        let last = first_of_next_month(month).pred_opt().unwrap();
+        store
+            .record_daily_flow_fetched(
+                ACCOUNT,
+                FlowMonthState {
+                    month,
+                    complete_through: last.min(through),
+                    closed: last <= through,
+                },
+            )
+            .await
+            .expect("flow state");
+    }
+    sqlx::query("VACUUM ANALYZE")
+        .execute(store.pool())
+        .await
+        .expect("analyze");
+    println!(
+        "  (set-up: {rows} daily rows of {} days stored and rolled up in {:.0?})",
+        days.len(),
+        started.elapsed()
+    );
+}
+
+/// Replaces database `name` by a copy of `template` (which must have no connections).
+pub async fn copy_database(server: &str, template: &str, name: &str) -> Store {
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("admin");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name} TEMPLATE {template}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await
+            .expect("copy database");
+    }
+    Store::connect(&SecretString::from(format!("{server}/{name}")), 8)
+        .await
+        .expect("connect")
+}
+
+fn first_of_month(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).unwrap()
+}
+
+fn first_of_next_month(d: NaiveDate) -> NaiveDate {
+    first_of_month(d) + chrono::Months::new(1)
+}
