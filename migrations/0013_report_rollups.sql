@@ -31,6 +31,33 @@ CREATE TABLE sim_flow_day_totals (
     PRIMARY KEY (account, day)
 );
 
+-- The digest of each card-month's daily rows and its last day (gsl_store::digest holds the same arithmetic
+-- and a store test compares the two): the nightly refresh of a month merges only the days that are new or
+-- whose card-month digest differs, instead of probing ~30 unchanged rows per card.
+CREATE FUNCTION gsl_flow_row_key(day date, flow_mb double precision) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ((extract(day FROM day)::bigint * 1000003
+             + least(greatest(round(flow_mb * 100), -1e15), 1e15)::bigint % 2147483647) % 2147483647
+            + 2147483647) % 2147483647
+$$;
+CREATE FUNCTION gsl_flow_h1(day date, flow_mb double precision) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT gsl_flow_row_key(day, flow_mb) * gsl_flow_row_key(day, flow_mb) % 2147483647
+$$;
+CREATE FUNCTION gsl_flow_h2(day date, flow_mb double precision) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ((gsl_flow_row_key(day, flow_mb) + 1013904223) % 2147483647)
+         * ((gsl_flow_row_key(day, flow_mb) + 1013904223) % 2147483647) % 2147483647 * 48271 % 2147483647
+$$;
+
+ALTER TABLE sim_flow_monthly ADD COLUMN digest bigint, ADD COLUMN through date;
+UPDATE sim_flow_monthly m SET digest = d.digest, through = d.through
+FROM (SELECT f.account, f.sim_card_id, date_trunc('month', f.day)::date AS month, max(f.day) AS through,
+             ((sum(gsl_flow_h1(f.day, f.flow_mb)) % 2147483647) * 2147483648
+              + sum(gsl_flow_h2(f.day, f.flow_mb)) % 2147483647)::bigint AS digest
+      FROM sim_daily_flow f GROUP BY 1, 2, 3) d
+WHERE m.account = d.account AND m.sim_card_id = d.sim_card_id AND m.month = d.month;
+
 CREATE FUNCTION sim_report_month_follow_cards() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN

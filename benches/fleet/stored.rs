@@ -55,6 +55,7 @@ pub async fn store_history(
     }
     copy.send(buf).await.expect("send");
     copy.finish().await.expect("finish");
+    let cycles = store_month_usages(&mut conn, sim).await;
     drop(conn);
     let next_month = first_of_next_month(through);
     gsl_sync::store::reports::rebuild_flow_rollup(store, from, next_month)
@@ -79,10 +80,45 @@ pub async fn store_history(
         .await
         .expect("analyze");
     println!(
-        "  (set-up: {rows} daily rows of {} days stored and rolled up in {:.0?})",
+        "  (set-up: {rows} daily rows of {} days and {cycles} month-usages stored and rolled up in {:.0?})",
         days.len(),
         started.elapsed()
     );
+}
+
+/// Stores month-usages' six cycles for every live card as the simulator serves them; returns the rows.
+async fn store_month_usages(conn: &mut sqlx::PgConnection, sim: &SimulatorHandle) -> u64 {
+    let fleet = sim.fleet();
+    let mut cycles = vec![gsl_sync::domain::YearMonth::of(fleet.today())];
+    for _ in 1..6 {
+        cycles.push(cycles[cycles.len() - 1].previous());
+    }
+    let mut copy = conn
+        .copy_in_raw("COPY sim_monthly_usage (account, sim_card_id, iccid, billing_cycle, flow_used_mb) FROM STDIN")
+        .await
+        .expect("copy in");
+    let (mut buf, mut rows) = (Vec::with_capacity(CHUNK + 4096), 0u64);
+    for id in fleet.card_ids() {
+        let Some(profile) = fleet.profile_of(id) else {
+            continue;
+        };
+        let iccid = profile.iccid();
+        for ym in &cycles {
+            use std::io::Write;
+            let Some(mb) = fleet.month_usage(id, *ym) else {
+                continue;
+            };
+            writeln!(buf, "{ACCOUNT}\t{id}\t{iccid}\t{}\t{mb}", ym.first_day()).expect("write");
+            rows += 1;
+        }
+        if buf.len() >= CHUNK {
+            copy.send(std::mem::take(&mut buf)).await.expect("send");
+            buf.reserve(CHUNK + 4096);
+        }
+    }
+    copy.send(buf).await.expect("send");
+    copy.finish().await.expect("finish");
+    rows
 }
 
 /// Replaces database `name` by a copy of `template` (which must have no connections).

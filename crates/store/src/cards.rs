@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::copy::CopyLine;
 use super::rows::{CardKey, CardRow, MergeStats};
-use super::staged::Staged;
+use super::staged::{Fill, Staged};
 use super::{Fence, Result, Store};
 
 /// The `sim_cards` columns a listing sets, in staging order (after `ord`).
@@ -187,13 +187,15 @@ impl Store {
             account,
             Staged {
                 create: &create,
-                copy: &copy,
                 before: &[],
                 merge: &merge_cards_sql(),
                 then: &[SNAPSHOT_SQL, SEEN_SQL],
                 run_id: Some(run_id),
             },
-            encode(&rows),
+            Fill::Copy {
+                statement: &copy,
+                data: encode(&rows),
+            },
         )
         .await
     }

@@ -1,15 +1,20 @@
 //! Usage history: `sim_daily_flow` (per card and day) and `sim_monthly_usage` (per card and billing cycle).
 
-use super::copy::CopyLine;
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate};
+
+use super::digest::digest_sql;
+use super::digest::month_digest;
 use super::rows::{DailyFlowRow, MergeStats, MonthlyUsageRow};
-use super::staged::Staged;
+use super::staged::{Fill, Staged};
 use super::{Fence, Result, Store};
 
-// Only rows that are new or differ are written: a nightly month refresh re-reads ~30 days per card of which
-// one is new, so the merge costs one primary-key probe per unchanged row (the LATERAL ... LIMIT 1: a semi-join
-// may hash a whole month's partition instead). Unchanged rows then leave the stage, so the rollups after
-// re-sum only the card-months that changed. The old figures give the day totals exactly what changed.
-// (`xmax` cannot be read back from a partitioned table; the probe also tells inserts from updates.)
+// Only rows that are new or differ are written: ON CONFLICT would lock every row it meets, even one it leaves
+// alone. Finding them costs one primary-key probe per row (the LATERAL ... LIMIT 1: a semi-join may hash a
+// whole month's partition instead), which also tells inserts from updates (`xmax` cannot be read back from a
+// partitioned table) and gives the day totals exactly what changed. Days the store already holds exactly
+// are left out before this (`without_stored_days`), so a nightly month refresh probes only its new day.
 const MERGE_DAILY: &str = "WITH staged AS (
    SELECT DISTINCT ON (sim_card_id, day) sim_card_id, iccid, day, flow_mb FROM stage_daily_flow
    ORDER BY sim_card_id, day, ord DESC),
@@ -31,10 +36,7 @@ const MERGE_DAILY: &str = "WITH staged AS (
    SELECT $1, day, sum(flow_mb::numeric - coalesce(old_mb, 0)::numeric), count(*) FILTER (WHERE NOT existed)
    FROM compared WHERE NOT existed OR old_mb IS DISTINCT FROM flow_mb
    GROUP BY day ORDER BY day
-   ON CONFLICT (account, day) DO UPDATE SET flow_mb = t.flow_mb + EXCLUDED.flow_mb, cards = t.cards + EXCLUDED.cards),
- unchanged AS (
-   DELETE FROM stage_daily_flow d USING compared c
-   WHERE c.same AND d.sim_card_id = c.sim_card_id AND d.day = c.day)
+   ON CONFLICT (account, day) DO UPDATE SET flow_mb = t.flow_mb + EXCLUDED.flow_mb, cards = t.cards + EXCLUDED.cards)
  SELECT count(*) FILTER (WHERE NOT existed), count(*) FILTER (WHERE existed AND NOT same), count(*) FROM compared";
 
 // The day totals add up what each merge changed, so two merges of one account must not read the same old
@@ -44,17 +46,23 @@ const DAILY_MERGES_TAKE_TURNS: &str =
 
 // Re-sums the card-months the staged rows touched, from sim_daily_flow itself (so a rerun or a correction
 // leaves the rollup exact); LATERAL keeps it to one primary-key range scan per card-month.
-const ROLLUP_MONTHLY: &str = "INSERT INTO sim_flow_monthly AS m (account, sim_card_id, month, flow_mb, days, used_days)
-   SELECT $1, k.sim_card_id, k.month, a.flow_mb, a.days, a.used_days
+const ROLLUP_MONTHLY: &str = concat!(
+    "INSERT INTO sim_flow_monthly AS m (account, sim_card_id, month, flow_mb, days, used_days, digest, through)
+   SELECT $1, k.sim_card_id, k.month, a.flow_mb, a.days, a.used_days, a.digest, a.through
    FROM (SELECT DISTINCT sim_card_id, date_trunc('month', day)::date AS month FROM stage_daily_flow) k,
    LATERAL (SELECT coalesce(sum(f.flow_mb), 0) AS flow_mb, count(*)::int AS days,
-                   (count(*) FILTER (WHERE f.flow_mb > 0))::int AS used_days
+                   (count(*) FILTER (WHERE f.flow_mb > 0))::int AS used_days, max(f.day) AS through, ",
+    digest_sql!(),
+    " AS digest
             FROM sim_daily_flow f
             WHERE f.account = $1 AND f.sim_card_id = k.sim_card_id
               AND f.day >= k.month AND f.day < (k.month + interval '1 month')::date) a
    ON CONFLICT (account, sim_card_id, month) DO UPDATE
-   SET flow_mb = EXCLUDED.flow_mb, days = EXCLUDED.days, used_days = EXCLUDED.used_days
-   WHERE (m.flow_mb, m.days, m.used_days) IS DISTINCT FROM (EXCLUDED.flow_mb, EXCLUDED.days, EXCLUDED.used_days)";
+   SET flow_mb = EXCLUDED.flow_mb, days = EXCLUDED.days, used_days = EXCLUDED.used_days,
+       digest = EXCLUDED.digest, through = EXCLUDED.through
+   WHERE (m.flow_mb, m.days, m.used_days, m.digest, m.through)
+         IS DISTINCT FROM (EXCLUDED.flow_mb, EXCLUDED.days, EXCLUDED.used_days, EXCLUDED.digest, EXCLUDED.through)"
+);
 
 // The report row of each touched card-month takes the month's new sum as its own flow and as the previous
 // month's flow of the month after. A row created here takes the card's grouping attributes as they are now;
@@ -75,6 +83,9 @@ const REPORT_FLOW: &str = "INSERT INTO sim_report_month AS r (account, sim_card_
    WHERE (r.flow_mb, r.prev_flow_mb) IS DISTINCT FROM
          (coalesce(EXCLUDED.flow_mb, r.flow_mb), coalesce(EXCLUDED.prev_flow_mb, r.prev_flow_mb))";
 
+// Figures the store already holds are left out before this (`without_stored_usages`: five of the six cycles
+// a call returns are settled), so ON CONFLICT meets, and locks, only rows that change. What changed also goes
+// to the report row of its billing cycle, created with the card's grouping attributes.
 const MERGE_MONTHLY: &str = "WITH merged AS (
    INSERT INTO sim_monthly_usage AS m (account, sim_card_id, iccid, billing_cycle, flow_used_mb)
    SELECT DISTINCT ON (sim_card_id, billing_cycle) $1, sim_card_id, iccid, billing_cycle, flow_used_mb
@@ -82,23 +93,134 @@ const MERGE_MONTHLY: &str = "WITH merged AS (
    ON CONFLICT (account, sim_card_id, billing_cycle) DO UPDATE
    SET flow_used_mb = EXCLUDED.flow_used_mb, iccid = EXCLUDED.iccid, fetched_at = now()
    WHERE (m.flow_used_mb, m.iccid) IS DISTINCT FROM (EXCLUDED.flow_used_mb, EXCLUDED.iccid)
-   RETURNING (xmax = 0) AS inserted)
+   RETURNING sim_card_id, billing_cycle, flow_used_mb, (xmax = 0) AS inserted),
+ report AS (
+   INSERT INTO sim_report_month AS r (account, sim_card_id, month, used_mb, iccid, price_plan_name, sim_pool_id, tags)
+   SELECT $1, u.sim_card_id, u.billing_cycle, u.flow_used_mb, c.iccid, c.price_plan_name, c.sim_pool_id,
+          coalesce(c.tags, '{}')
+   FROM merged u LEFT JOIN sim_cards c ON c.account = $1 AND c.sim_card_id = u.sim_card_id
+   ORDER BY 2, 3
+   ON CONFLICT (account, sim_card_id, month) DO UPDATE SET used_mb = EXCLUDED.used_mb
+   WHERE r.used_mb IS DISTINCT FROM EXCLUDED.used_mb)
  SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
         (SELECT count(*) FROM (SELECT DISTINCT sim_card_id, billing_cycle FROM stage_monthly) d) FROM merged";
 
-// Month-usages' figure goes to the report row of its billing cycle (created with the card's attributes).
-const REPORT_USED: &str = "INSERT INTO sim_report_month AS r (account, sim_card_id, month, used_mb,
-                                iccid, price_plan_name, sim_pool_id, tags)
-   SELECT $1, u.sim_card_id, u.billing_cycle, u.flow_used_mb, c.iccid, c.price_plan_name, c.sim_pool_id,
-          coalesce(c.tags, '{}')
-   FROM (SELECT DISTINCT ON (sim_card_id, billing_cycle) sim_card_id, billing_cycle, flow_used_mb
-         FROM stage_monthly ORDER BY sim_card_id, billing_cycle, ord DESC) u
-   LEFT JOIN sim_cards c ON c.account = $1 AND c.sim_card_id = u.sim_card_id
-   ON CONFLICT (account, sim_card_id, month) DO UPDATE SET used_mb = EXCLUDED.used_mb
-   WHERE r.used_mb IS DISTINCT FROM EXCLUDED.used_mb";
+/// Per (card, billing cycle): the stored figure and ICCID.
+type StoredUsages = HashMap<(i64, NaiveDate), (f64, Option<String>)>;
+
+/// `rows` without the figures the store already holds, and how many distinct (card, cycle) keys those were.
+/// A repeated key is decided by its last row, as in the merge.
+fn without_stored_usages(
+    rows: &[MonthlyUsageRow],
+    stored: &StoredUsages,
+) -> (Vec<MonthlyUsageRow>, u64) {
+    let mut last: HashMap<(i64, NaiveDate), &MonthlyUsageRow> = HashMap::with_capacity(rows.len());
+    for r in rows {
+        last.insert((r.sim_card_id, r.billing_cycle), r);
+    }
+    let held: std::collections::HashSet<(i64, NaiveDate)> = last
+        .iter()
+        .filter(|(key, r)| {
+            stored
+                .get(key)
+                .is_some_and(|(mb, iccid)| *mb == r.flow_used_mb && *iccid == r.iccid)
+        })
+        .map(|(key, _)| *key)
+        .collect();
+    let kept = rows
+        .iter()
+        .filter(|r| !held.contains(&(r.sim_card_id, r.billing_cycle)))
+        .cloned()
+        .collect();
+    (kept, held.len() as u64)
+}
+
+/// Per (card, month): the stored digest, row count and last day.
+type StoredMonths = HashMap<(i64, NaiveDate), (i64, i32, NaiveDate)>;
+
+fn month_of(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+/// `rows` without the days of card-months the store already holds exactly (the same days up to its last
+/// stored one, with the same digest), and how many distinct (card, day) keys were left out. The last row of
+/// a repeated (card, day) is the one that counts, as in the merge.
+fn without_stored_days(rows: &[DailyFlowRow], stored: &StoredMonths) -> (Vec<DailyFlowRow>, u64) {
+    // Only days up to the stored card-month's last day can be held already.
+    let held_day =
+        |id: i64, day: NaiveDate| stored.get(&(id, month_of(day))).is_some_and(|s| day <= s.2);
+    let mut last: HashMap<(i64, NaiveDate), f64> = HashMap::with_capacity(rows.len());
+    for r in rows.iter().filter(|r| held_day(r.sim_card_id, r.day)) {
+        last.insert((r.sim_card_id, r.day), r.flow_mb);
+    }
+    let mut answered: HashMap<(i64, NaiveDate), Vec<(NaiveDate, f64)>> = HashMap::new();
+    for (&(id, day), &mb) in &last {
+        answered
+            .entry((id, month_of(day)))
+            .or_default()
+            .push((day, mb));
+    }
+    let same: std::collections::HashSet<(i64, NaiveDate)> = answered
+        .into_iter()
+        .filter(|(key, days)| {
+            let (digest, count, _) = stored[key];
+            days.len() as i64 == i64::from(count) && month_digest(days.iter().copied()) == digest
+        })
+        .map(|(key, _)| key)
+        .collect();
+    let is_held =
+        |id: i64, day: NaiveDate| held_day(id, day) && same.contains(&(id, month_of(day)));
+    let left_out = last.keys().filter(|(id, day)| is_held(*id, *day)).count() as u64;
+    let kept = rows
+        .iter()
+        .filter(|r| !is_held(r.sim_card_id, r.day))
+        .cloned()
+        .collect();
+    (kept, left_out)
+}
 
 impl Store {
     pub async fn merge_daily_flow(
+        &self,
+        fence: &Fence,
+        account: &str,
+        rows: &[DailyFlowRow],
+    ) -> Result<MergeStats> {
+        let stored = self.stored_months(account, rows).await?;
+        let (rows, already_stored) = without_stored_days(rows, &stored);
+        let mut stats = self.merge_new_daily_flow(fence, account, &rows).await?;
+        stats.unchanged += already_stored;
+        Ok(stats)
+    }
+
+    /// The digest, row count and last day stored for each card-month `rows` touch.
+    async fn stored_months(&self, account: &str, rows: &[DailyFlowRow]) -> Result<StoredMonths> {
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.sim_card_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut months: Vec<NaiveDate> = rows.iter().map(|r| month_of(r.day)).collect();
+        months.sort_unstable();
+        months.dedup();
+        if ids.is_empty() {
+            return Ok(StoredMonths::new());
+        }
+        let found: Vec<(i64, NaiveDate, i64, i32, NaiveDate)> = sqlx::query_as(
+            "SELECT sim_card_id, month, digest, days, through FROM sim_flow_monthly
+             WHERE account = $1 AND sim_card_id = ANY($2) AND month = ANY($3)
+               AND digest IS NOT NULL AND through IS NOT NULL",
+        )
+        .bind(account)
+        .bind(&ids)
+        .bind(&months)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, month, digest, days, through)| ((id, month), (digest, days, through)))
+            .collect())
+    }
+
+    async fn merge_new_daily_flow(
         &self,
         fence: &Fence,
         account: &str,
@@ -111,25 +233,27 @@ impl Store {
             return Ok(MergeStats::default());
         };
         self.ensure_partitions(min, max).await?;
-        let mut data = Vec::with_capacity(rows.len() * 48);
-        for (ord, r) in rows.iter().enumerate() {
-            CopyLine::new(&mut data)
-                .field(&(ord as i64))
-                .field(&r.sim_card_id)
-                .field(&r.iccid)
-                .field(&r.day)
-                .field(&r.flow_mb)
-                .end();
-        }
+        let ord: Vec<i64> = (0..rows.len() as i64).collect();
+        let ids: Vec<i64> = rows.iter().map(|r| r.sim_card_id).collect();
+        let iccids: Vec<Option<&str>> = rows.iter().map(|r| r.iccid.as_deref()).collect();
+        let days: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.day).collect();
+        let mbs: Vec<f64> = rows.iter().map(|r| r.flow_mb).collect();
+        let fill = sqlx::query(
+            "INSERT INTO stage_daily_flow SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::date[], $5::float8[])",
+        )
+        .bind(&ord)
+        .bind(&ids)
+        .bind(&iccids)
+        .bind(&days)
+        .bind(&mbs);
         self.merge_staged(fence, account, Staged {
                 create: "CREATE TEMP TABLE IF NOT EXISTS stage_daily_flow
                          (ord bigint, sim_card_id bigint, iccid text, day date, flow_mb double precision) ON COMMIT DELETE ROWS",
-                copy: "COPY stage_daily_flow FROM STDIN",
                 before: &[DAILY_MERGES_TAKE_TURNS],
                 merge: MERGE_DAILY,
                 then: &[ROLLUP_MONTHLY, REPORT_FLOW],
                 run_id: None,
-            }, data)
+            }, Fill::Insert(fill))
             .await
     }
 
@@ -139,28 +263,69 @@ impl Store {
         account: &str,
         rows: &[MonthlyUsageRow],
     ) -> Result<MergeStats> {
+        let stored = self.stored_usages(account, rows).await?;
+        let (rows, already_stored) = without_stored_usages(rows, &stored);
+        let mut stats = self.merge_new_monthly_usage(fence, account, &rows).await?;
+        stats.unchanged += already_stored;
+        Ok(stats)
+    }
+
+    /// What the store holds for the (card, cycle) pairs `rows` name.
+    async fn stored_usages(&self, account: &str, rows: &[MonthlyUsageRow]) -> Result<StoredUsages> {
+        if rows.is_empty() {
+            return Ok(StoredUsages::new());
+        }
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.sim_card_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut cycles: Vec<NaiveDate> = rows.iter().map(|r| r.billing_cycle).collect();
+        cycles.sort_unstable();
+        cycles.dedup();
+        let found: Vec<(i64, NaiveDate, f64, Option<String>)> = sqlx::query_as(
+            "SELECT sim_card_id, billing_cycle, flow_used_mb, iccid FROM sim_monthly_usage
+             WHERE account = $1 AND sim_card_id = ANY($2) AND billing_cycle = ANY($3)",
+        )
+        .bind(account)
+        .bind(&ids)
+        .bind(&cycles)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, cycle, mb, iccid)| ((id, cycle), (mb, iccid)))
+            .collect())
+    }
+
+    async fn merge_new_monthly_usage(
+        &self,
+        fence: &Fence,
+        account: &str,
+        rows: &[MonthlyUsageRow],
+    ) -> Result<MergeStats> {
         if rows.is_empty() {
             return Ok(MergeStats::default());
         }
-        let mut data = Vec::with_capacity(rows.len() * 48);
-        for (ord, r) in rows.iter().enumerate() {
-            CopyLine::new(&mut data)
-                .field(&(ord as i64))
-                .field(&r.sim_card_id)
-                .field(&r.iccid)
-                .field(&r.billing_cycle)
-                .field(&r.flow_used_mb)
-                .end();
-        }
+        let ord: Vec<i64> = (0..rows.len() as i64).collect();
+        let ids: Vec<i64> = rows.iter().map(|r| r.sim_card_id).collect();
+        let iccids: Vec<Option<&str>> = rows.iter().map(|r| r.iccid.as_deref()).collect();
+        let cycles: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.billing_cycle).collect();
+        let mbs: Vec<f64> = rows.iter().map(|r| r.flow_used_mb).collect();
+        let fill = sqlx::query(
+            "INSERT INTO stage_monthly SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::date[], $5::float8[])",
+        )
+        .bind(&ord)
+        .bind(&ids)
+        .bind(&iccids)
+        .bind(&cycles)
+        .bind(&mbs);
         self.merge_staged(fence, account, Staged {
                 create: "CREATE TEMP TABLE IF NOT EXISTS stage_monthly
                          (ord bigint, sim_card_id bigint, iccid text, billing_cycle date, flow_used_mb double precision) ON COMMIT DELETE ROWS",
-                copy: "COPY stage_monthly FROM STDIN",
                 before: &[],
                 merge: MERGE_MONTHLY,
-                then: &[REPORT_USED],
+                then: &[],
                 run_id: None,
-            }, data)
+            }, Fill::Insert(fill))
             .await
     }
 }

@@ -184,6 +184,7 @@ mod announce;
 mod cards;
 mod connect;
 mod copy;
+mod digest;
 pub mod flow_state;
 mod flows;
 pub mod guard;

@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use sqlx::Row;
 
+use super::digest::digest_sql;
 use super::{Result, Store};
 use gsl_domain::GroupBy;
 
@@ -175,10 +176,13 @@ const REBUILD_MONTHLY: usize = 1;
 /// Each binds `$1` = from, `$2` = to (exclusive); months are whole from the month of `$1`.
 const REBUILD: &[&str] = &[
     "DELETE FROM sim_flow_monthly WHERE month >= date_trunc('month', $1::date) AND month < $2",
-    "INSERT INTO sim_flow_monthly (account, sim_card_id, month, flow_mb, days, used_days) \
-     SELECT account, sim_card_id, date_trunc('month', day)::date, sum(flow_mb), count(*), \
-            count(*) FILTER (WHERE flow_mb > 0) \
-     FROM sim_daily_flow WHERE day >= date_trunc('month', $1::date) AND day < $2 GROUP BY 1, 2, 3",
+    concat!(
+        "INSERT INTO sim_flow_monthly (account, sim_card_id, month, flow_mb, days, used_days, through, digest) \
+         SELECT f.account, f.sim_card_id, date_trunc('month', f.day)::date, sum(f.flow_mb), count(*), \
+                count(*) FILTER (WHERE f.flow_mb > 0), max(f.day), ",
+        digest_sql!(),
+        " FROM sim_daily_flow f WHERE f.day >= date_trunc('month', $1::date) AND f.day < $2 GROUP BY 1, 2, 3"
+    ),
     "DELETE FROM sim_flow_day_totals WHERE day >= date_trunc('month', $1::date) AND day < $2",
     "INSERT INTO sim_flow_day_totals (account, day, flow_mb, cards) \
      SELECT account, day, sum(flow_mb::numeric), count(*) FROM sim_daily_flow \
