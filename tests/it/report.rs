@@ -58,7 +58,13 @@ pub(crate) async fn seed(pool: &PgPool) {
          UNION ALL SELECT 'main', 3, '8986003', '2026-11-05', 0",
     )
     .execute(pool).await.unwrap();
-    // Rows written around the daily-flow merge need the monthly rollup rebuilt, as after an import.
+    // Month-usages: card 1 billed on a Unicom-like cycle (differs), card 2 matches.
+    sqlx::query(
+        "INSERT INTO sim_monthly_usage (account, sim_card_id, iccid, billing_cycle, flow_used_mb) VALUES \
+         ('main', 1, '8986001', '2026-11-01', 280), ('main', 2, '8986002', '2026-11-01', 3)",
+    )
+    .execute(pool).await.unwrap();
+    // Rows written around the merges need the rollups rebuilt, as after an import.
     let store = Store::from_pool(pool.clone());
     let written = gsl_sync::store::reports::rebuild_flow_rollup(
         &store,
@@ -71,12 +77,6 @@ pub(crate) async fn seed(pool: &PgPool) {
         written, 4,
         "card 1 in two months, cards 2 and 3 in November"
     );
-    // Month-usages: card 1 billed on a Unicom-like cycle (differs), card 2 matches.
-    sqlx::query(
-        "INSERT INTO sim_monthly_usage (account, sim_card_id, iccid, billing_cycle, flow_used_mb) VALUES \
-         ('main', 1, '8986001', '2026-11-01', 280), ('main', 2, '8986002', '2026-11-01', 3)",
-    )
-    .execute(pool).await.unwrap();
 }
 
 #[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]

@@ -11,7 +11,12 @@ const HOSTILE_PLAN: &str = "<img src=x onerror=alert(1)>";
 
 async fn seed(pool: &PgPool) {
     let store = Store::from_pool(pool.clone());
-    let yesterday = Utc::now().date_naive() - Days::new(1);
+    // The card page's default 90 days end yesterday in the sync zone (Asia/Shanghai), which is a day ahead
+    // of UTC from 16:00 UTC on.
+    let yesterday = Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+        - Days::new(1);
     store
         .ensure_partitions(yesterday - Days::new(100), yesterday)
         .await

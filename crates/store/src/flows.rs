@@ -410,6 +410,120 @@ mod tests {
         );
     }
 
+    #[test]
+    fn only_days_of_a_card_month_held_exactly_are_left_out() {
+        let held = [row(1, "2026-11-01", 1.0), row(1, "2026-11-02", 2.0)];
+        let digest = month_digest(held.iter().map(|r| (r.day, r.flow_mb)));
+        let m = "2026-11-01".parse::<NaiveDate>().unwrap();
+        let stored: StoredMonths = [((1, m), (digest, 2, held[1].day))].into();
+        // The refresh brings the two held days and a new one: only the new one is kept.
+        let mut refresh = held.to_vec();
+        refresh.push(row(1, "2026-11-03", 3.0));
+        refresh.push(row(2, "2026-11-01", 9.0));
+        let (kept, left_out) = without_stored_days(&refresh, &stored);
+        assert_eq!(kept, [row(1, "2026-11-03", 3.0), row(2, "2026-11-01", 9.0)]);
+        assert_eq!(left_out, 2);
+        // A correction of a held day keeps the whole card-month; so does a held day gone missing.
+        let corrected = [row(1, "2026-11-01", 1.5), row(1, "2026-11-02", 2.0)];
+        assert_eq!(
+            without_stored_days(&corrected, &stored),
+            (corrected.to_vec(), 0)
+        );
+        let partial = [row(1, "2026-11-02", 2.0)];
+        assert_eq!(
+            without_stored_days(&partial, &stored),
+            (partial.to_vec(), 0)
+        );
+        // The last of repeated rows counts, as in the merge.
+        let repeated = [row(1, "2026-11-01", 7.0), held[0].clone(), held[1].clone()];
+        assert_eq!(without_stored_days(&repeated, &stored).1, 2);
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn a_month_refresh_writes_its_new_day_and_keeps_the_rollups(pool: sqlx::PgPool) {
+        let store = Store::from_pool(pool.clone());
+        let f = Fence::unfenced();
+        sqlx::query("INSERT INTO sim_cards (account, sim_card_id, iccid, price_plan_name) VALUES ('main', 1, 'X1', 'A')")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let oct = [row(1, "2026-10-30", 4.0), row(1, "2026-10-31", 1.0)];
+        store.merge_daily_flow(&f, "main", &oct).await.unwrap();
+        let nov = [row(1, "2026-11-01", 1.0), row(1, "2026-11-02", 2.0)];
+        store.merge_daily_flow(&f, "main", &nov).await.unwrap();
+        let mut refresh = nov.to_vec();
+        refresh.push(row(1, "2026-11-03", 3.0));
+        assert_eq!(
+            store.merge_daily_flow(&f, "main", &refresh).await.unwrap(),
+            MergeStats {
+                inserted: 1,
+                updated: 0,
+                unchanged: 2
+            }
+        );
+        let corrected = [
+            row(1, "2026-11-01", 1.5),
+            row(1, "2026-11-02", 2.0),
+            row(1, "2026-11-03", 3.0),
+        ];
+        assert_eq!(
+            store
+                .merge_daily_flow(&f, "main", &corrected)
+                .await
+                .unwrap()
+                .updated,
+            1
+        );
+        store
+            .merge_monthly_usage(
+                &f,
+                "main",
+                &[MonthlyUsageRow {
+                    sim_card_id: 1,
+                    iccid: None,
+                    billing_cycle: "2026-11-01".parse().unwrap(),
+                    flow_used_mb: 6.6,
+                }],
+            )
+            .await
+            .unwrap();
+        let report: Vec<(NaiveDate, Option<f64>, Option<f64>, Option<f64>, Option<String>)> = sqlx::query_as(
+            "SELECT month, flow_mb, prev_flow_mb, used_mb, price_plan_name FROM sim_report_month ORDER BY month",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let m = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let a = Some("A".to_string());
+        assert_eq!(
+            report,
+            [
+                (m("2026-10-01"), Some(5.0), None, None, a.clone()),
+                (m("2026-11-01"), Some(6.5), Some(5.0), Some(6.6), a.clone()),
+                (m("2026-12-01"), None, Some(6.5), None, a),
+            ]
+        );
+        let days: Vec<(NaiveDate, f64, i64)> = sqlx::query_as(
+            "SELECT day, flow_mb::float8, cards FROM sim_flow_day_totals ORDER BY day",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(days[2], (m("2026-11-01"), 1.5, 1), "{days:?}");
+        assert_eq!(days.len(), 5);
+        // A card's new plan moves its report rows with it.
+        sqlx::query("UPDATE sim_cards SET price_plan_name = 'B' WHERE sim_card_id = 1")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let plans: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT price_plan_name FROM sim_report_month")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(plans, ["B"]);
+    }
+
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn monthly_merge_is_idempotent(pool: sqlx::PgPool) {
         let store = Store::from_pool(pool);
