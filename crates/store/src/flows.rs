@@ -439,6 +439,15 @@ mod tests {
         assert_eq!(without_stored_days(&repeated, &stored).1, 2);
     }
 
+    /// month, flow, previous month's flow, month-usages, plan.
+    type ReportRow = (
+        NaiveDate,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<String>,
+    );
+
     #[sqlx::test(migrator = "crate::MIGRATOR")]
     async fn a_month_refresh_writes_its_new_day_and_keeps_the_rollups(pool: sqlx::PgPool) {
         let store = Store::from_pool(pool.clone());
@@ -487,7 +496,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let report: Vec<(NaiveDate, Option<f64>, Option<f64>, Option<f64>, Option<String>)> = sqlx::query_as(
+        let report: Vec<ReportRow> = sqlx::query_as(
             "SELECT month, flow_mb, prev_flow_mb, used_mb, price_plan_name FROM sim_report_month ORDER BY month",
         )
         .fetch_all(&pool)
