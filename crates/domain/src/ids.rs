@@ -80,13 +80,13 @@ id_newtype!(
     ///
     /// Where a card id is expected, a pool id (or any other number) does not compile:
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0308
     /// use gsl_domain::{PoolId, SimCardId};
     /// fn stop(card: SimCardId) -> SimCardId { card }
     /// stop(PoolId::from(7));
     /// ```
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0308
     /// use gsl_domain::SimCardId;
     /// fn stop(card: SimCardId) -> SimCardId { card }
     /// stop(7_i64);
@@ -114,7 +114,7 @@ id_newtype!(
     ///
     /// A card id does not compile where a pool id is expected:
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0308
     /// use gsl_domain::{PoolId, SimCardId};
     /// fn members(pool: PoolId) -> PoolId { pool }
     /// members(SimCardId::from(5702790861709056));
