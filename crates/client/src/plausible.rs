@@ -115,7 +115,7 @@ impl Vet<'_> {
             let subject = format!(
                 "package {} of card {}",
                 p.id.unwrap_or(0),
-                p.sim_card_id.map_or(0, |id| id.get())
+                p.sim_card_id.unwrap_or_default()
             );
             p.flow_total = self.figure("flow_total", &subject, p.flow_total);
             p.flow_used = self.figure("flow_used", &subject, p.flow_used);

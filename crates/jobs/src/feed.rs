@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use gsl_domain::SimCardId;
 
+use gsl_domain::SimCardId;
 use gsl_store::CardKey;
 
 use super::engine::{JobContext, SyncError};

@@ -1,9 +1,9 @@
 //! Turns the client's typed models into the store's rows; the one place the two vocabularies meet.
 
 use chrono::NaiveDate;
-use gsl_domain::PoolId;
 
 use gsl_client as gsl;
+use gsl_domain::PoolId;
 use gsl_store::rows::{
     CardRow, DailyFlowRow, MonthlyUsageRow, PoolMemberRow, PoolRow, PoolUsageRow,
 };
