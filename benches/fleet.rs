@@ -670,7 +670,7 @@ async fn after_the_night(n: u64) {
             r.groups_total
         );
     }
-    let ids: Vec<i64> = sqlx::query_scalar(
+    let ids: Vec<gsl_sync::domain::SimCardId> = sqlx::query_scalar(
         "SELECT sim_card_id FROM sim_cards ORDER BY md5(sim_card_id::text) LIMIT 200",
     )
     .fetch_all(store.pool())

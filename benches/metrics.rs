@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use gsl_sync::domain::{PoolId, SimCardId};
 use gsl_sync::http::{router, serve, HttpState};
 use gsl_sync::metrics::{FleetExtras, MetricsOptions, SimGauges};
 use gsl_sync::store::gauges::GaugeCard;
@@ -30,13 +31,13 @@ fn rows(n: u64) -> impl Iterator<Item = GaugeCard> {
             } else {
                 "main".into()
             },
-            sim_card_id: 1_000_000_000 + i as i64,
+            sim_card_id: SimCardId::from(1_000_000_000 + i as i64),
             iccid: Some(format!("8986{:016}", i)),
             cid: Some(format!("C{i}")),
             sim_type: Some(1),
             sim_status: Some(if i % 50 == 0 { 14 } else { 20 }),
             operator_status: Some(if i % 50 == 0 { 1 } else { -1 }),
-            sim_pool_id: Some((i % 100) as i64),
+            sim_pool_id: Some(PoolId::from((i % 100) as i64)),
             price_plan_name: Some(PLANS[(i % 5) as usize].into()),
             flow_used_mb: Some(used),
             flow_left_mb: Some(10_240.0 - used),
@@ -210,7 +211,7 @@ fn theirs(n: u64) -> Theirs {
         }
         let (card, pool) = (
             c.sim_card_id.to_string(),
-            c.sim_pool_id.unwrap_or(0).to_string(),
+            c.sim_pool_id.unwrap_or_default().to_string(),
         );
         let plan = c.price_plan_name.unwrap_or_default();
         info.with_label_values(&[&id, &card, &c.account, "1", &pool, &plan])

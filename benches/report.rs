@@ -64,7 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         sim_report(
             &store,
             None,
-            Some(id),
+            Some(gsl_sync::domain::SimCardId::from(id)),
             chrono::NaiveDate::from_ymd_opt(2026, 9, 2),
             chrono::NaiveDate::from_ymd_opt(2026, 11, 30),
             chrono_tz::Asia::Shanghai,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::domain::{GroupBy, OutputFormat, YearMonth};
+use crate::domain::{GroupBy, OutputFormat, SimCardId, YearMonth};
 use crate::report::ReportRequest;
 
 #[derive(Debug, Parser)]
@@ -58,7 +58,7 @@ pub struct CardArgs {
     )]
     pub iccid: Option<String>,
     #[arg(long)]
-    pub sim_card_id: Option<i64>,
+    pub sim_card_id: Option<SimCardId>,
     /// The configured account the card is on (needed only when there are several).
     #[arg(long)]
     pub account: Option<String>,
@@ -171,7 +171,7 @@ pub enum ReportCommand {
         )]
         iccid: Option<String>,
         #[arg(long)]
-        sim_card_id: Option<i64>,
+        sim_card_id: Option<SimCardId>,
         #[arg(long, value_name = "YYYY-MM-DD")]
         from: Option<chrono::NaiveDate>,
         #[arg(long, value_name = "YYYY-MM-DD")]

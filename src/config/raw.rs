@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::redact::{redact_url, REDACTED};
 use gsl_alerts::ThresholdOverride;
+use gsl_domain::PoolId;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -186,7 +187,7 @@ pub(super) struct RawPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) price_plan: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) sim_pool_id: Option<i64>,
+    pub(super) sim_pool_id: Option<PoolId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) tag: Option<String>,
     pub(super) action: String,

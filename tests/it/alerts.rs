@@ -314,7 +314,7 @@ async fn overrides_match_plan_then_pool_then_tag(pool: PgPool) {
     let store = setup(&pool).await;
     let ov = |plan: Option<&str>, pool: Option<i64>, tag: Option<&str>, w: f64| ThresholdOverride {
         price_plan: plan.map(Into::into),
-        sim_pool_id: pool,
+        sim_pool_id: pool.map(Into::into),
         tag: tag.map(Into::into),
         warning_ratio: Some(w),
         critical_ratio: None,
@@ -396,7 +396,7 @@ async fn full_width_comma_tags_match_alert_overrides_and_metric_filters(pool: Pg
             .expect("cards")
             .into_iter()
             .filter(|c| opts.keeps(Some(0.65), &c.tags))
-            .map(|c| c.sim_card_id)
+            .map(|c| c.sim_card_id.get())
             .collect()
     };
     assert_eq!(

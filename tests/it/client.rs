@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{NaiveDate, Utc};
+use gsl_sync::domain::SimCardId;
 use gsl_sync::gsl::{
     Auth, CallObserver, CardSelector, ClientSettings, DailyFlowQuery, FlowPeriod, GslClient,
     GslError, ListSimCardsQuery, Operation, SimCardRef, YearMonth,
@@ -352,7 +353,10 @@ async fn code_message_error_shape_is_understood() {
         .into_response();
     let (url, _) = script(vec![reply]).await;
     let (c, _) = client(settings(url, token_auth()));
-    let err = c.show_sim_card(SimCardRef::Id(5)).await.unwrap_err();
+    let err = c
+        .show_sim_card(SimCardRef::Id(SimCardId::from(5)))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("GSL.00011004"));
     assert!(err.to_string().contains("账期不合法"), "{err}");
 }
@@ -615,7 +619,7 @@ async fn daily_flow_and_month_usages_send_the_documented_bodies() {
     let aug = YearMonth::new(2024, 8).unwrap();
     let days = c
         .daily_flow(&DailyFlowQuery {
-            cards: CardSelector::Ids(vec![1, 2]),
+            cards: CardSelector::Ids(vec![SimCardId::from(1), SimCardId::from(2)]),
             period: FlowPeriod::Month(aug),
         })
         .await
@@ -629,7 +633,7 @@ async fn daily_flow_and_month_usages_send_the_documented_bodies() {
     .await
     .unwrap();
     let usages = c
-        .month_usages(CardSelector::Ids(vec![1]), &[aug])
+        .month_usages(CardSelector::Ids(vec![SimCardId::from(1)]), &[aug])
         .await
         .unwrap();
     assert_eq!(usages[0].flow_usages[0].billing_cycle, Some(aug));
@@ -652,21 +656,22 @@ async fn oversized_batches_are_refused_client_side() {
     ));
     let aug = YearMonth::new(2024, 8).unwrap();
     let q = DailyFlowQuery {
-        cards: CardSelector::Ids((0..101).collect()),
+        cards: CardSelector::Ids((0..101).map(SimCardId::from).collect()),
         period: FlowPeriod::Month(aug),
     };
     assert!(matches!(
         c.daily_flow(&q).await,
         Err(GslError::InvalidRequest(_))
     ));
-    let many = CardSelector::Ids((0..501).collect());
+    let many = CardSelector::Ids((0..501).map(SimCardId::from).collect());
     assert!(matches!(
         c.month_usages(many, &[aug]).await,
         Err(GslError::InvalidRequest(_))
     ));
     let cycles = [aug; 7];
     assert!(matches!(
-        c.month_usages(CardSelector::Ids(vec![1]), &cycles).await,
+        c.month_usages(CardSelector::Ids(vec![SimCardId::from(1)]), &cycles)
+            .await,
         Err(GslError::InvalidRequest(_))
     ));
     assert!(rec.finished.lock().unwrap().is_empty());

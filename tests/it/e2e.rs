@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gsl_sync::domain::SimCardId;
 use gsl_sync::gsl::{
     Auth, CallObserver, CardSelector, ClientSettings, DailyFlowQuery, FlowPeriod, GslClient,
     GslError, ListSimCardsQuery, Operation, YearMonth,
@@ -175,7 +176,7 @@ async fn every_auth_mode_reads_daily_flow() {
             project_id: sim.project_id(),
         },
     ];
-    let ids: Vec<i64> = sim.fleet().card_ids().take(100).collect();
+    let ids: Vec<SimCardId> = sim.fleet().card_ids().take(100).collect();
     for auth in modes {
         let c = client(&sim, auth, FAST, Arc::new(Recorder::default()));
         let days = c
@@ -280,7 +281,7 @@ async fn server_errors_and_throttling_are_retried_but_bad_requests_are_not() {
     sim.reset_stats();
     let bad = c
         .daily_flow(&DailyFlowQuery {
-            cards: CardSelector::Ids(vec![1]),
+            cards: CardSelector::Ids(vec![SimCardId::from(1)]),
             period: FlowPeriod::Date(d("2026-11-20")),
         })
         .await
@@ -301,7 +302,7 @@ async fn paced_calls_meet_no_throttling_under_real_limits() {
     .await;
     let rec = Arc::new(Recorder::default());
     let c = client(&sim, password(&sim, "demo"), (1.0, 5.0), rec.clone());
-    let ids: Vec<i64> = sim.fleet().card_ids().collect();
+    let ids: Vec<SimCardId> = sim.fleet().card_ids().collect();
     // 5 list calls and 295 daily-flow calls from concurrent tasks, all through one client's limiter. (How long
     // it takes against what the limits force is measured in `cargo bench --bench fleet`, not asserted here.)
     let lists = async {

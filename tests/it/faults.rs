@@ -102,7 +102,7 @@ async fn a_page_that_is_short_once_is_fetched_again_and_the_pass_completes(pool:
     let sim = simulator(1200, "2026-11-20", false).await;
     let engine = engine(&store, &sim, "2026-11-20");
     assert_ok(&run(&engine, &[JobKind::Inventory]).await);
-    let gone: Vec<i64> = sim.fleet().card_ids().take(2).collect();
+    let gone: Vec<_> = sim.fleet().card_ids().take(2).collect();
     sim.remove_cards(&gone);
     sim.reset_stats();
     sim.set_faults(fault("list_sim_cards", 2, PageAnswer::Null, Some(1)));

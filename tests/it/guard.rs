@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::Utc;
-use gsl_sync::domain::CardAction;
+use gsl_sync::domain::{CardAction, SimCardId};
 use gsl_sync::simulator::SimulatorHandle;
 use gsl_sync::store::{Fence, Store};
 use gsl_sync::sync::guard::{
@@ -271,7 +271,7 @@ async fn enforce_sends_one_order_follows_it_and_restores_at_the_next_cycle(pool:
     // GSL refuses the same operation within 5 minutes; the restore here follows within seconds.
     sim.set_repeat_window(Duration::from_millis(500));
     // The China Telecom card using the most of its plan: speed limits are Telecom's and Unicom's.
-    let (plan, card, ratio): (String, i64, f64) = sqlx::query_as(
+    let (plan, card, ratio): (String, SimCardId, f64) = sqlx::query_as(
         "SELECT price_plan_name, sim_card_id, flow_used_mb / (flow_used_mb + flow_left_mb) AS r \
          FROM sim_cards WHERE iccid LIKE '898603%' AND flow_used_mb > 0 AND flow_used_mb + flow_left_mb > 0 \
          ORDER BY r DESC, sim_card_id LIMIT 1",
@@ -296,10 +296,11 @@ async fn enforce_sends_one_order_follows_it_and_restores_at_the_next_cycle(pool:
         1,
         "exactly one work order"
     );
-    let (id, sent_card): (i64, i64) = sqlx::query_as("SELECT id, sim_card_id FROM guard_actions")
-        .fetch_one(&pool)
-        .await
-        .expect("one decision");
+    let (id, sent_card): (i64, SimCardId) =
+        sqlx::query_as("SELECT id, sim_card_id FROM guard_actions")
+            .fetch_one(&pool)
+            .await
+            .expect("one decision");
     assert_eq!(sent_card, card);
     let rig = Rig {
         pool: &pool,

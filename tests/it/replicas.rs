@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::routing::post;
 use axum::Json;
+use gsl_sync::domain::SimCardId;
 use gsl_sync::gsl::SimCardRef;
 use gsl_sync::gsl::{Auth, CallObserver, ClientSettings, GslClient, NoopObserver};
 use secrecy::SecretString;
@@ -424,7 +425,7 @@ async fn two_replicas_behind_a_real_prometheus_alert_once_and_survive_a_sigkill(
         .all(|s| s["metric"].get("exported_job").is_none() && s["metric"]["account"] == "main"));
 
     // A card is suspended at the carrier: one alert, whichever replica and source saw it.
-    let (card_id, iccid): (i64, String) = sqlx::query_as(
+    let (card_id, iccid): (SimCardId, String) = sqlx::query_as(
         "SELECT sim_card_id, iccid FROM sim_cards WHERE sim_status = 20 AND operator_status = -1 AND iccid IS NOT NULL
          ORDER BY sim_card_id LIMIT 1",
     )

@@ -1,6 +1,6 @@
 //! Integration tests: usage reports over rows inserted by SQL, their formats, the HTML screenshot and the API.
 
-use gsl_sync::domain::{GroupBy, OutputFormat};
+use gsl_sync::domain::{GroupBy, OutputFormat, SimCardId};
 use gsl_sync::report::ReportRequest as ReportCommand;
 use gsl_sync::report::{run_report, usage_report};
 use gsl_sync::store::Store;
@@ -219,7 +219,7 @@ async fn sim_history_by_iccid_and_id(pool: PgPool) {
     assert_eq!(json["card"]["flow_left_mb"], serde_json::json!(90.0));
     let by_id = ReportCommand::Sim {
         iccid: None,
-        sim_card_id: Some(2),
+        sim_card_id: Some(SimCardId::from(2)),
         from: chrono::NaiveDate::from_ymd_opt(2026, 11, 1),
         to: chrono::NaiveDate::from_ymd_opt(2026, 11, 30),
         format: OutputFormat::Table,

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use gsl_sync::domain::SimCardId;
 use gsl_sync::simulator::{
     self, DriftFault, Faults, RateLimits, SimulatorHandle, SimulatorOptions, YearMonth,
 };
@@ -130,9 +131,13 @@ async fn paging_lists_every_card_once_with_the_total_count() {
                 .unwrap_or(38),
             38
         );
-        ids.extend(cards.iter().filter_map(|c| c["sim_card_id"].as_i64()));
+        ids.extend(
+            cards
+                .iter()
+                .filter_map(|c| c["sim_card_id"].as_i64().map(SimCardId::from)),
+        );
     }
-    let truth: Vec<i64> = s.fleet().card_ids().collect();
+    let truth: Vec<SimCardId> = s.fleet().card_ids().collect();
     assert_eq!(ids, truth);
     let (_, v) = call(
         &s,
@@ -144,7 +149,7 @@ async fn paging_lists_every_card_once_with_the_total_count() {
     .await;
     assert_eq!(
         v["sim_cards"][0]["sim_card_id"].as_i64(),
-        truth.last().copied()
+        truth.last().map(|id| id.get())
     );
     let iccid = s
         .fleet()
@@ -164,7 +169,7 @@ async fn paging_lists_every_card_once_with_the_total_count() {
             v["count"].as_u64(),
             v["sim_cards"][0]["sim_card_id"].as_i64()
         ),
-        (Some(1), Some(truth[7]))
+        (Some(1), Some(truth[7].get()))
     );
     let (_, v) = call(
         &s,
@@ -225,7 +230,7 @@ async fn list_parameters_out_of_range_are_refused() {
 async fn daily_flow_serves_the_window_from_last_month_to_yesterday() {
     let s = sim(opts(300)).await;
     let tok = token(&s).await;
-    let ids: Vec<i64> = s.fleet().card_ids().take(100).collect();
+    let ids: Vec<SimCardId> = s.fleet().card_ids().take(100).collect();
     for (body, days) in [
         (json!({"month": "202611", "sim_card_ids": ids}), Some(14)),
         (json!({"month": "202610", "sim_card_ids": ids}), Some(31)),
@@ -280,7 +285,7 @@ async fn daily_flow_serves_the_window_from_last_month_to_yesterday() {
         let flows = d["sim_flow"].as_array().cloned().unwrap_or_default();
         assert_eq!(flows.len(), 2);
         for f in flows {
-            let id = f["sim_card_id"].as_i64().unwrap_or(0);
+            let id = SimCardId::from(f["sim_card_id"].as_i64().unwrap_or(0));
             assert_eq!(f["flow"].as_f64(), fleet.daily_flow(id, date));
         }
     }
@@ -315,7 +320,7 @@ async fn daily_flow_serves_the_window_from_last_month_to_yesterday() {
         .0,
         StatusCode::BAD_REQUEST
     );
-    let ids101: Vec<i64> = s.fleet().card_ids().take(101).collect();
+    let ids101: Vec<SimCardId> = s.fleet().card_ids().take(101).collect();
     let (st, _) = call(
         &s,
         &tok,
@@ -331,7 +336,7 @@ async fn daily_flow_serves_the_window_from_last_month_to_yesterday() {
 async fn month_usages_enforce_500_cards_and_six_past_cycles() {
     let s = sim(opts(600)).await;
     let tok = token(&s).await;
-    let ids: Vec<i64> = s.fleet().card_ids().collect();
+    let ids: Vec<SimCardId> = s.fleet().card_ids().collect();
     let ok = |cycles: Value| json!({"sim_card_ids": ids[..500], "billing_cycles": cycles});
     for (body, good) in [
         (ok(json!(["2026-11", "2026-06"])), true),
@@ -640,7 +645,7 @@ async fn fault_switches_inject_errors_truncation_and_drift() {
         }),
         ..Faults::default()
     });
-    let before: Vec<i64> = s.fleet().card_ids().collect();
+    let before: Vec<SimCardId> = s.fleet().card_ids().collect();
     let (mut seen, mut counts) = (Vec::new(), Vec::new());
     for page in 1..=10 {
         let (_, v) = call(
@@ -657,14 +662,14 @@ async fn fault_switches_inject_errors_truncation_and_drift() {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|c| c["sim_card_id"].as_i64()),
+                .filter_map(|c| c["sim_card_id"].as_i64().map(SimCardId::from)),
         );
     }
     let mut distinct = seen.clone();
     distinct.sort_unstable();
     distinct.dedup();
     assert!(distinct.len() < seen.len(), "a card was listed twice");
-    let after: Vec<i64> = s.fleet().card_ids().collect();
+    let after: Vec<SimCardId> = s.fleet().card_ids().collect();
     assert!(
         after
             .iter()
@@ -738,7 +743,10 @@ async fn today_cards_stops_and_pools_change_consistently() {
     s.remove_cards(&added[..1]);
     let (_, v) = call(&s, &tok, "GET", "/v1/sim-cards?limit=10&offset=21", None).await;
     assert_eq!(v["count"].as_u64(), Some(202));
-    assert_eq!(v["sim_cards"][1]["sim_card_id"].as_i64(), Some(added[2]));
+    assert_eq!(
+        v["sim_cards"][1]["sim_card_id"].as_i64(),
+        Some(added[2].get())
+    );
 
     let stop = format!("/v1/sim-cards/{}/stop", busy.sim_card_id);
     let (st, v) = call(&s, &tok, "POST", &stop, Some(json!({"down_up_switch": 1}))).await;

@@ -1,6 +1,7 @@
 //! Integration tests: the sync engine against the simulator over real HTTP and a fresh Postgres each.
 
 use chrono::NaiveDate;
+use gsl_sync::domain::SimCardId;
 use gsl_sync::simulator::{DriftFault, Faults, SimulatorHandle};
 use gsl_sync::store::{Fence, Store};
 use gsl_sync::sync::{Engine, Fences, JobKind, JobReport, JobRequest};
@@ -112,7 +113,7 @@ async fn sync_all_fills_every_table_and_a_rerun_changes_nothing(pool: PgPool) {
 
     // The database holds exactly what the simulator says.
     let fleet = sim.fleet();
-    let sample: Vec<(i64, NaiveDate, f64)> = sqlx::query_as(
+    let sample: Vec<(SimCardId, NaiveDate, f64)> = sqlx::query_as(
         "SELECT sim_card_id, day, flow_mb FROM sim_daily_flow ORDER BY random() LIMIT 200",
     )
     .fetch_all(&pool)
@@ -125,7 +126,7 @@ async fn sync_all_fills_every_table_and_a_rerun_changes_nothing(pool: PgPool) {
             "card {id} day {day}: {mb} != {truth}"
         );
     }
-    let cards: Vec<(i64, Option<f64>, Option<f64>)> = sqlx::query_as(
+    let cards: Vec<(SimCardId, Option<f64>, Option<f64>)> = sqlx::query_as(
         "SELECT sim_card_id, flow_used_mb, flow_left_mb FROM sim_cards ORDER BY random() LIMIT 100",
     )
     .fetch_all(&pool)
@@ -262,7 +263,7 @@ async fn two_months_of_downtime_are_recorded_as_a_gap(pool: PgPool) {
 async fn drift_during_a_pass_loses_and_doubles_no_stable_card(pool: PgPool) {
     let store = Store::from_pool(pool.clone());
     let sim = simulator(2345, "2026-11-20", false).await;
-    let stable: Vec<i64> = sim.fleet().card_ids().collect();
+    let stable: Vec<SimCardId> = sim.fleet().card_ids().collect();
     sim.set_faults(Faults {
         drift: Some(DriftFault {
             inserts: 3,
@@ -271,13 +272,13 @@ async fn drift_during_a_pass_loses_and_doubles_no_stable_card(pool: PgPool) {
         ..Faults::default()
     });
     let reports = run(&engine(&store, &sim, "2026-11-20"), &[JobKind::Inventory]).await;
-    let listed_now: std::collections::HashSet<i64> = sim.fleet().card_ids().collect();
-    let in_db: Vec<(i64, Option<chrono::DateTime<chrono::Utc>>)> =
+    let listed_now: std::collections::HashSet<SimCardId> = sim.fleet().card_ids().collect();
+    let in_db: Vec<(SimCardId, Option<chrono::DateTime<chrono::Utc>>)> =
         sqlx::query_as("SELECT sim_card_id, removed_at FROM sim_cards")
             .fetch_all(&pool)
             .await
             .unwrap();
-    let in_db_ids: std::collections::HashSet<i64> = in_db.iter().map(|(id, _)| *id).collect();
+    let in_db_ids: std::collections::HashSet<SimCardId> = in_db.iter().map(|(id, _)| *id).collect();
     assert_eq!(in_db_ids.len(), in_db.len(), "no card twice");
     for id in stable.iter().filter(|id| listed_now.contains(id)) {
         assert!(in_db_ids.contains(id), "stable card {id} lost");
@@ -299,12 +300,12 @@ async fn cards_gone_from_a_complete_pass_are_marked_removed(pool: PgPool) {
     let sim = simulator(600, "2026-11-20", false).await;
     let engine = engine(&store, &sim, "2026-11-20");
     assert_ok(&run(&engine, &[JobKind::Inventory]).await);
-    let gone: Vec<i64> = sim.fleet().card_ids().take(3).collect();
+    let gone: Vec<SimCardId> = sim.fleet().card_ids().take(3).collect();
     sim.remove_cards(&gone);
     let reports = run(&engine, &[JobKind::Inventory]).await;
     assert_ok(&reports);
     assert_eq!(reports[0].runs[0].counts.removed, 3);
-    let removed: Vec<i64> = sqlx::query_scalar(
+    let removed: Vec<SimCardId> = sqlx::query_scalar(
         "SELECT sim_card_id FROM sim_cards WHERE removed_at IS NOT NULL ORDER BY 1",
     )
     .fetch_all(&pool)
@@ -356,7 +357,7 @@ async fn daily_flow_creates_next_months_partitions_and_drops_those_past_retentio
             &gsl_sync::store::Fence::unfenced(),
             "main",
             &[gsl_sync::store::DailyFlowRow {
-                sim_card_id: 1,
+                sim_card_id: SimCardId::from(1),
                 iccid: None,
                 day: d("2020-01-15"),
                 flow_mb: 9.0,

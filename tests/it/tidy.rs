@@ -137,6 +137,66 @@ fn no_crate_depends_on_what_the_architecture_forbids() {
     }
 }
 
+/// The crates that turn on `gsl-domain`'s `sqlx` feature (`sqlx::Type` for the ids): those that speak SQL.
+const DOMAIN_SQLX_FEATURE: &[&str] = &["gsl-store"];
+
+/// `gsl-domain` may use sqlx only for the ids' type derive: an optional dependency behind its own `sqlx`
+/// feature, off by default, turned on only by the crates listed above.
+#[test]
+fn the_domain_speaks_sql_only_through_its_optional_sqlx_feature() {
+    let domain: toml::Value = read("crates/domain/Cargo.toml").parse().expect("parses");
+    let sqlx = &domain["dependencies"]["sqlx"];
+    assert_eq!(
+        sqlx.get("optional").and_then(toml::Value::as_bool),
+        Some(true),
+        "gsl-domain's sqlx must be optional: {sqlx}"
+    );
+    let features = domain["features"].as_table().expect("[features]");
+    assert_eq!(
+        features
+            .get("sqlx")
+            .and_then(toml::Value::as_array)
+            .cloned(),
+        Some(vec![toml::Value::from("dep:sqlx")]),
+        "the sqlx feature enables only sqlx"
+    );
+    let default = features.get("default").and_then(toml::Value::as_array);
+    assert!(
+        default.is_none_or(|d| !d.iter().any(|f| f.as_str() == Some("sqlx"))),
+        "the sqlx feature is not on by default"
+    );
+    let mut manifests = vec!["Cargo.toml".to_owned()];
+    for entry in fs::read_dir("crates").unwrap().flatten() {
+        manifests.push(format!("{}/Cargo.toml", entry.path().display()));
+    }
+    let mut enabling = Vec::new();
+    for path in manifests {
+        let manifest: toml::Value = read(&path).parse().expect("Cargo.toml parses");
+        let Some(name) = manifest.get("package").and_then(|p| p["name"].as_str()) else {
+            continue;
+        };
+        let enables = ["dependencies", "dev-dependencies", "build-dependencies"]
+            .iter()
+            .filter_map(|t| {
+                manifest
+                    .get(t)?
+                    .get("gsl-domain")?
+                    .get("features")?
+                    .as_array()
+            })
+            .flatten()
+            .any(|f| f.as_str() == Some("sqlx"));
+        if enables {
+            enabling.push(name.to_owned());
+        }
+    }
+    enabling.sort();
+    assert_eq!(
+        enabling, DOMAIN_SQLX_FEATURE,
+        "crates enabling gsl-domain/sqlx"
+    );
+}
+
 #[test]
 fn only_the_edge_reads_the_environment() {
     let readers: Vec<_> = source_files()

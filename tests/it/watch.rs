@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use gsl_sync::domain::SimCardId;
 use gsl_sync::gsl::{GslClient, NoopObserver};
 use gsl_sync::metrics::{MetricsOptions, SimGauges};
 use gsl_sync::simulator::SimulatorHandle;
@@ -101,7 +102,7 @@ async fn night(
 
 /// A card between 70 % and 75 % of its quota on the morning of `today`, using little on its own, on a
 /// calendar-month cycle (China Unicom's start on the 27th, which would reset it overnight).
-fn candidate(sim: &SimulatorHandle, today: NaiveDate) -> (i64, String, f64, f64) {
+fn candidate(sim: &SimulatorHandle, today: NaiveDate) -> (SimCardId, String, f64, f64) {
     let fleet = sim.fleet();
     let found = fleet
         .card_ids()
@@ -123,7 +124,7 @@ fn candidate(sim: &SimulatorHandle, today: NaiveDate) -> (i64, String, f64, f64)
 }
 
 /// Waits (real time, generously) until the watch has checked card `id` at simulated time `at`.
-async fn checked_at(store: &Store, id: i64, at: DateTime<Utc>) {
+async fn checked_at(store: &Store, id: SimCardId, at: DateTime<Utc>) {
     for _ in 0..1200 {
         if let Ok(Some(r)) = store.card_realtime(ACCOUNT, id).await {
             if r.checked_at == at {
@@ -144,7 +145,7 @@ struct Episode {
     details: String,
 }
 
-async fn quota_episodes(pool: &PgPool, id: i64) -> Vec<Episode> {
+async fn quota_episodes(pool: &PgPool, id: SimCardId) -> Vec<Episode> {
     sqlx::query_as(
         "SELECT id, kind, started_at, resolved_at, details::text AS details FROM alerts \
          WHERE sim_card_id = $1 AND kind IN ('GslSimQuotaWarning', 'GslSimQuotaCritical') ORDER BY id",

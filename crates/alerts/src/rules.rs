@@ -107,7 +107,7 @@ mod oracle {
     #[derive(Debug, Clone, Copy, Default)]
     pub struct CardKey<'a> {
         pub price_plan: Option<&'a str>,
-        pub sim_pool_id: Option<i64>,
+        pub sim_pool_id: Option<gsl_domain::PoolId>,
         /// `sim_cards.tag_names` as GSL gives it.
         pub tag_names: Option<&'a str>,
     }
@@ -169,7 +169,7 @@ mod tests {
     fn ov(plan: Option<&str>, pool: Option<i64>, tag: Option<&str>, w: f64) -> ThresholdOverride {
         ThresholdOverride {
             price_plan: plan.map(Into::into),
-            sim_pool_id: pool,
+            sim_pool_id: pool.map(Into::into),
             tag: tag.map(Into::into),
             warning_ratio: Some(w),
             critical_ratio: None,
@@ -197,7 +197,7 @@ mod tests {
         for &(plan, pool, tags, want) in cases {
             let key = CardKey {
                 price_plan: plan,
-                sim_pool_id: pool,
+                sim_pool_id: pool.map(Into::into),
                 tag_names: tags,
             };
             let t = thresholds_for(&s, key);

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use gsl_domain::PoolId;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -12,7 +13,7 @@ pub struct ThresholdOverride {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price_plan: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sim_pool_id: Option<i64>,
+    pub sim_pool_id: Option<PoolId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

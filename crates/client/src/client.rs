@@ -16,7 +16,7 @@ use super::observe::{CallObserver, Operation};
 use super::plausible::Vet;
 use super::sign;
 use super::types::*;
-use gsl_domain::backoff;
+use gsl_domain::{backoff, PoolId};
 
 /// Everything one account's client needs.
 #[derive(Debug, Clone)]
@@ -224,7 +224,7 @@ impl GslClient {
 
     pub async fn list_sim_pool_members(
         &self,
-        pool_id: i64,
+        pool_id: PoolId,
         cycle: YearMonth,
         page: u32,
         limit: u32,
@@ -253,7 +253,7 @@ impl GslClient {
 
     pub async fn list_back_pool_members(
         &self,
-        pool_id: i64,
+        pool_id: PoolId,
         cycle: YearMonth,
         page: u32,
         limit: u32,

@@ -103,6 +103,16 @@ pub fn req_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     opt_i64(d)?.ok_or_else(|| de::Error::custom("required integer is null"))
 }
 
+/// An id (`SimCardId`, `PoolId`), as leniently as any integer.
+pub fn opt_id<'de, D: Deserializer<'de>, T: From<i64>>(d: D) -> Result<Option<T>, D::Error> {
+    Ok(opt_i64(d)?.map(T::from))
+}
+
+/// A required id: null or absent is an error.
+pub fn req_id<'de, D: Deserializer<'de>, T: From<i64>>(d: D) -> Result<T, D::Error> {
+    req_i64(d).map(T::from)
+}
+
 pub fn opt_i32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
     match opt_i64(d)? {
         None => Ok(None),

@@ -5,18 +5,19 @@ use serde::Deserialize;
 
 use super::de;
 use super::types::YearMonth;
+use gsl_domain::{PoolId, SimCardId};
 
 /// One card (SimDeviceVO / ShowSimCardResponse, 38 fields). Flows are MB as of yesterday 24:00 Beijing time.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct SimCard {
-    #[serde(deserialize_with = "de::req_i64")]
-    pub sim_card_id: i64,
+    #[serde(deserialize_with = "de::req_id")]
+    pub sim_card_id: SimCardId,
     #[serde(default, deserialize_with = "de::opt_string")]
     pub account_id: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
     pub cid: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_i64")]
-    pub sim_pool_id: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_id")]
+    pub sim_pool_id: Option<PoolId>,
     #[serde(default, deserialize_with = "de::opt_string")]
     pub imei: Option<String>,
     #[serde(default, deserialize_with = "de::opt_i32")]
@@ -103,8 +104,8 @@ pub struct SimCardPage {
 /// One card's usage on one day, in MB.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct CardFlow {
-    #[serde(deserialize_with = "de::req_i64")]
-    pub sim_card_id: i64,
+    #[serde(deserialize_with = "de::req_id")]
+    pub sim_card_id: SimCardId,
     #[serde(default, deserialize_with = "de::opt_string")]
     pub iccid: Option<String>,
     #[serde(rename = "flow", default, deserialize_with = "de::f64_or_zero")]
@@ -132,8 +133,8 @@ pub struct FlowUsage {
 /// Month totals of one card (month-usages).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct MonthUsage {
-    #[serde(deserialize_with = "de::req_i64")]
-    pub sim_card_id: i64,
+    #[serde(deserialize_with = "de::req_id")]
+    pub sim_card_id: SimCardId,
     #[serde(default, deserialize_with = "de::opt_string")]
     pub iccid: Option<String>,
     #[serde(default, deserialize_with = "de::vec_or_empty")]
@@ -143,8 +144,8 @@ pub struct MonthUsage {
 /// A forward flow pool (SimPoolVO); flows in MB for the queried billing cycle.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct SimPool {
-    #[serde(deserialize_with = "de::req_i64")]
-    pub id: i64,
+    #[serde(deserialize_with = "de::req_id")]
+    pub id: PoolId,
     #[serde(default, deserialize_with = "de::opt_string")]
     pub pool_name: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
@@ -192,8 +193,8 @@ pub struct PoolPage {
 /// A backward (post-paid) pool (BackPoolVO).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct BackPool {
-    #[serde(deserialize_with = "de::req_i64")]
-    pub id: i64,
+    #[serde(deserialize_with = "de::req_id")]
+    pub id: PoolId,
     #[serde(default, deserialize_with = "de::opt_string")]
     pub pool_name: Option<String>,
     #[serde(default, deserialize_with = "de::opt_string")]
@@ -227,8 +228,8 @@ pub struct BackPoolPage {
 /// A pool member: `id` is the pool id, `flow_used` MB in the queried cycle; `sim_status` on back pools only.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct PoolMember {
-    #[serde(default, deserialize_with = "de::opt_i64")]
-    pub id: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_id")]
+    pub id: Option<PoolId>,
     #[serde(default, deserialize_with = "de::opt_string")]
     pub cid: Option<String>,
     #[serde(default, deserialize_with = "de::opt_i64")]
@@ -327,8 +328,8 @@ pub struct WorkOrderDetail {
     pub status: Option<i32>,
     #[serde(default, deserialize_with = "de::opt_string")]
     pub cid: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_i64")]
-    pub sim_card_id: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_id")]
+    pub sim_card_id: Option<SimCardId>,
     #[serde(default, deserialize_with = "de::opt_datetime")]
     pub create_time: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "de::opt_datetime")]
@@ -372,7 +373,7 @@ mod tests {
             "real_named":"true","cut_net_flag":0,"iccid":8986012345678901234,"act_date":"2020-01-31T16:00:00.000Z",
             "expire_time":"2021-06-30 00:00:00","sim_pool_id":"","unknown_field":{"x":1}"#,
         );
-        assert_eq!(c.sim_card_id, 5702790861709056);
+        assert_eq!(c.sim_card_id, SimCardId::from(5702790861709056));
         assert_eq!(c.flow_used, Some(12.5));
         assert_eq!(c.flow_left, None);
         assert_eq!(c.sim_status, Some(20));
@@ -467,7 +468,7 @@ mod tests {
         let flows: Vec<(i64, f64)> = days[0]
             .flows
             .iter()
-            .map(|f| (f.sim_card_id, f.flow_mb))
+            .map(|f| (f.sim_card_id.get(), f.flow_mb))
             .collect();
         assert_eq!(flows, [(1, 1.5), (2, 0.25), (3, 0.0)]);
         assert!(days[1].flows.is_empty());
@@ -500,7 +501,7 @@ mod tests {
             ]
         );
         let bare = decode::month_usages(br#"[{"sim_card_id":1}]"#).expect("bare array");
-        assert_eq!(bare[0].sim_card_id, 1);
+        assert_eq!(bare[0].sim_card_id, SimCardId::from(1));
     }
 
     const VALID: &[&str] = &[

@@ -8,7 +8,7 @@ use super::client::GslClient;
 use super::error::GslError;
 use super::models::SimCardPage;
 use super::types::ListSimCardsQuery;
-use gsl_domain::backoff;
+use gsl_domain::{backoff, SimCardId};
 
 const DEFAULT_LIMIT: u32 = 500;
 
@@ -101,7 +101,7 @@ pub struct CardPager {
     query: ListSimCardsQuery,
     next_offset: u32,
     done: bool,
-    seen: HashSet<i64>,
+    seen: HashSet<SimCardId>,
     drift: PagingDrift,
 }
 

@@ -115,7 +115,7 @@ impl Vet<'_> {
             let subject = format!(
                 "package {} of card {}",
                 p.id.unwrap_or(0),
-                p.sim_card_id.unwrap_or(0)
+                p.sim_card_id.unwrap_or_default()
             );
             p.flow_total = self.figure("flow_total", &subject, p.flow_total);
             p.flow_used = self.figure("flow_used", &subject, p.flow_used);
@@ -173,7 +173,7 @@ mod tests {
         )
         .unwrap();
         vet(Operation::DailyFlow).daily_flow(&mut days);
-        let kept: Vec<i64> = days[0].flows.iter().map(|f| f.sim_card_id).collect();
+        let kept: Vec<i64> = days[0].flows.iter().map(|f| f.sim_card_id.get()).collect();
         assert_eq!(kept, vec![2, 3], "negative dropped, huge kept");
 
         assert_eq!(

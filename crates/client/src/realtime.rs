@@ -9,14 +9,15 @@ use super::de;
 use super::error::{decode_list, GslError};
 use super::observe::Operation;
 use super::types::{Pairs, SimCardRef};
+use gsl_domain::SimCardId;
 
 /// One package on a card (SimPricePlanVO); flows in MB. Every field may be null or absent.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct SimPricePlan {
     #[serde(default, deserialize_with = "de::opt_i64")]
     pub id: Option<i64>,
-    #[serde(default, deserialize_with = "de::opt_i64")]
-    pub sim_card_id: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_id")]
+    pub sim_card_id: Option<SimCardId>,
     /// 0 deleted, 1 activatable, 2 in use, 3 used up, 4 activatable, 5 deactivated, 6 activation failed.
     #[serde(default, deserialize_with = "de::opt_i32")]
     pub status: Option<i32>,

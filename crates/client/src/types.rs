@@ -1,12 +1,13 @@
 //! Request-side value types: billing months, card selectors, queries and their wire encodings.
 
 use super::error::GslError;
+use gsl_domain::SimCardId;
 pub use gsl_domain::{BadYearMonth, FlowPeriod, YearMonth};
 
 /// Cards for a batch call: by id or by ICCID, never both (the API refuses a mix).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CardSelector {
-    Ids(Vec<i64>),
+    Ids(Vec<SimCardId>),
     Iccids(Vec<String>),
 }
 
@@ -31,7 +32,10 @@ impl CardSelector {
     }
     pub(crate) fn insert_into(&self, body: &mut serde_json::Map<String, serde_json::Value>) {
         match self {
-            Self::Ids(v) => body.insert("sim_card_ids".into(), v.clone().into()),
+            Self::Ids(v) => body.insert(
+                "sim_card_ids".into(),
+                v.iter().map(|id| id.get()).collect::<Vec<_>>().into(),
+            ),
             Self::Iccids(v) => body.insert("iccids".into(), v.clone().into()),
         };
     }
@@ -46,14 +50,14 @@ pub struct DailyFlowQuery {
 /// One card for single-card calls; by ICCID means path id 0 plus `iccid`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SimCardRef {
-    Id(i64),
+    Id(SimCardId),
     Iccid(String),
 }
 
 impl SimCardRef {
     pub(crate) fn path_id(&self) -> i64 {
         match self {
-            Self::Id(id) => *id,
+            Self::Id(id) => id.get(),
             Self::Iccid(_) => 0,
         }
     }
@@ -247,7 +251,7 @@ mod tests {
                 "{q:?}"
             );
         }
-        assert!(CardSelector::Ids((0..101).collect())
+        assert!(CardSelector::Ids((0..101).map(SimCardId::from).collect())
             .check(100, "x")
             .is_err());
         assert!(CardSelector::Ids(vec![]).check(100, "x").is_err());

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use gsl_domain::SimCardId;
 use gsl_store::CardKey;
 
 use super::engine::{JobContext, SyncError};
@@ -22,7 +23,7 @@ const POLL: Duration = Duration::from_secs(2);
 const OVERLAP: chrono::Duration = chrono::Duration::minutes(5);
 
 pub(crate) struct CardFeed {
-    known: HashSet<i64>,
+    known: HashSet<SimCardId>,
     /// Where the next look starts; `None` until the first look, which takes every stored card.
     since: Option<DateTime<Utc>>,
     /// The inventory of this process rings it after each merge; the poll covers one running elsewhere.

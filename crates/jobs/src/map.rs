@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 
 use gsl_client as gsl;
+use gsl_domain::PoolId;
 use gsl_store::rows::{
     CardRow, DailyFlowRow, MonthlyUsageRow, PoolMemberRow, PoolRow, PoolUsageRow,
 };
@@ -143,7 +144,7 @@ pub fn back_pool_usage(p: &gsl::BackPool, cycle: NaiveDate) -> PoolUsageRow {
 
 pub fn pool_member_row(
     m: &gsl::PoolMember,
-    pool_id: i64,
+    pool_id: PoolId,
     backward: bool,
     cycle: NaiveDate,
 ) -> PoolMemberRow {

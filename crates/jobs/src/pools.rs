@@ -2,7 +2,7 @@
 
 use super::engine::{Counts, JobContext, SyncError};
 use gsl_client::{short_page, BackPoolPage, PoolMemberPage, PoolPage, PoolQuery, ShortPage};
-use gsl_domain::YearMonth;
+use gsl_domain::{PoolId, YearMonth};
 use gsl_store::rows::{PoolMemberRow, PoolRow, PoolUsageRow};
 
 const PAGE: u32 = 100;
@@ -176,7 +176,7 @@ async fn sync_kind(
 
 async fn fetch_members(
     ctx: &JobContext<'_>,
-    pool_id: i64,
+    pool_id: PoolId,
     billing: YearMonth,
     backward: bool,
     cycle: YearMonth,

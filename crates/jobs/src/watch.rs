@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use gsl_client::{Budget, GslClient, GslError, Priority, SimCardRef};
+use gsl_domain::SimCardId;
 use gsl_store::realtime::{RealtimeRow, WatchParams};
 use gsl_store::{Fence, Store, StoreError};
 
@@ -217,7 +218,7 @@ struct WatchLoop {
     /// The job finish the watchlist was last rebuilt for (`None`: never rebuilt).
     rebuilt_for: Option<Option<DateTime<Utc>>>,
     /// Cards whose check failed, not tried again before the time given.
-    failed_until: HashMap<i64, DateTime<Utc>>,
+    failed_until: HashMap<SimCardId, DateTime<Utc>>,
 }
 
 /// Why the loop stops.
@@ -320,7 +321,7 @@ impl WatchLoop {
                 }
                 Err(e) => {
                     report.failed += 1;
-                    tracing::warn!(sim_card_id = card.sim_card_id, code = e.code().unwrap_or(""), error = %e, "real-time check failed");
+                    tracing::warn!(sim_card_id = card.sim_card_id.get(), code = e.code().unwrap_or(""), error = %e, "real-time check failed");
                     let retry =
                         chrono::Duration::from_std(self.w.settings.interval).unwrap_or_default();
                     self.failed_until
@@ -418,7 +419,7 @@ impl WatchLoop {
     /// One real-time check; the outer error stops the loop, the inner one is the card's.
     async fn check(
         &self,
-        sim_card_id: i64,
+        sim_card_id: SimCardId,
         iccid: Option<String>,
     ) -> Result<Result<RealtimeRow, GslError>, Stop> {
         let answer = tokio::select! {

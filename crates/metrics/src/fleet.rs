@@ -165,7 +165,9 @@ fn render_pools(pools: &[GaugePool], out: &mut Vec<u8>) {
         push_header(out, name, "gauge", help);
         for pool in pools {
             if let Some(mb) = pick(pool) {
-                let id = itoa::Buffer::new().format(pool.sim_pool_id).to_owned();
+                let id = itoa::Buffer::new()
+                    .format(pool.sim_pool_id.get())
+                    .to_owned();
                 let labels = [("account", pool.account.as_str()), ("sim_pool_id", &id)];
                 push_sample(out, name, &labels, mb_to_bytes(mb));
             }

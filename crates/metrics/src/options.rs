@@ -1,6 +1,7 @@
 //! What /metrics shows: the cardinality knobs from `[metrics]` plus the sync time zone, and card sharding.
 
 use chrono_tz::Tz;
+use gsl_domain::SimCardId;
 
 /// A slice of the fleet: cards with `shard_of(sim_card_id, total) == index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +18,7 @@ impl Shard {
         ((1..=1024).contains(&total) && index < total).then_some(Shard { index, total })
     }
 
-    pub fn contains(&self, sim_card_id: i64) -> bool {
+    pub fn contains(&self, sim_card_id: SimCardId) -> bool {
         shard_of(sim_card_id, self.total) == self.index
     }
 
@@ -28,8 +29,8 @@ impl Shard {
 }
 
 /// The shard of a card: a fixed mix of its id (splitmix64 finalizer), stable across versions and restarts.
-pub fn shard_of(sim_card_id: i64, total: u32) -> u32 {
-    let mut z = sim_card_id as u64;
+pub fn shard_of(sim_card_id: SimCardId, total: u32) -> u32 {
+    let mut z = sim_card_id.get() as u64;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^= z >> 31;
@@ -108,7 +109,7 @@ mod tests {
             let mut sizes = vec![0usize; total as usize];
             for id in -500i64..20_000 {
                 let owners: Vec<u32> = (0..total)
-                    .filter(|&i| Shard::new(i, total).unwrap().contains(id))
+                    .filter(|&i| Shard::new(i, total).unwrap().contains(id.into()))
                     .collect();
                 assert_eq!(owners.len(), 1, "card {id} with {total} shards");
                 sizes[owners[0] as usize] += 1;

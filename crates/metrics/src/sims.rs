@@ -226,7 +226,7 @@ impl Builder {
         push_label_value(&mut self.identity, identity(card).as_ref());
         if self.identity.len() > MAX_IDENTITY {
             self.identity.clear();
-            push_i64(&mut self.identity, card.sim_card_id);
+            push_i64(&mut self.identity, card.sim_card_id.get());
         }
         let values = [
             card.flow_used_mb.map(mb_to_bytes),
@@ -313,7 +313,7 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
 /// The info line after the identity: `",sim_card_id="…",…,price_plan="…"} 1` and a line feed.
 fn push_info_tail(out: &mut Vec<u8>, c: &GaugeCard) {
     out.extend_from_slice(b"\",sim_card_id=\"");
-    push_i64(out, c.sim_card_id);
+    push_i64(out, c.sim_card_id.get());
     out.extend_from_slice(b"\",account=\"");
     push_label_value(out, &c.account);
     out.extend_from_slice(b"\",sim_type=\"");
@@ -322,7 +322,7 @@ fn push_info_tail(out: &mut Vec<u8>, c: &GaugeCard) {
     }
     out.extend_from_slice(b"\",sim_pool_id=\"");
     if let Some(p) = c.sim_pool_id {
-        push_i64(out, p);
+        push_i64(out, p.get());
     }
     out.extend_from_slice(b"\",price_plan=\"");
     push_label_value(out, c.price_plan_name.as_deref().unwrap_or(""));
@@ -338,7 +338,7 @@ mod tests {
     fn card(id: i64, used: Option<f64>, left: Option<f64>) -> GaugeCard {
         GaugeCard {
             account: "main".into(),
-            sim_card_id: id,
+            sim_card_id: id.into(),
             iccid: Some(format!("8986{id:016}")),
             flow_used_mb: used,
             flow_left_mb: left,
@@ -575,7 +575,7 @@ mod tests {
         // A scrape that took the old rendering keeps it whole.
         assert_eq!(
             (before.cards.sim_card_id(0), before.cards.sim_card_id(1)),
-            (1, 2)
+            (1.into(), 2.into())
         );
     }
 }

@@ -5,6 +5,8 @@
 
 use std::sync::LazyLock;
 
+use gsl_domain::SimCardId;
+
 use super::text::push_header;
 
 /// The value families, in exposition order: name and HELP. `gsl_sim_info` follows them.
@@ -52,7 +54,7 @@ pub(crate) struct CardTable {
     text: Vec<u8>,
     starts: Vec<u32>,
     lengths: Vec<Lengths>,
-    ids: Vec<i64>,
+    ids: Vec<SimCardId>,
 }
 
 impl CardTable {
@@ -67,7 +69,7 @@ impl CardTable {
     /// bytes (a formatted f64 is under 32); `info_tail` is the info line after the identity.
     pub fn push(
         &mut self,
-        sim_card_id: i64,
+        sim_card_id: SimCardId,
         identity: &[u8],
         values: &[&[u8]; VALUE_FAMILIES.len()],
         info_tail: &[u8],
@@ -103,7 +105,7 @@ impl CardTable {
         self.ids.len()
     }
 
-    pub fn sim_card_id(&self, card: usize) -> i64 {
+    pub fn sim_card_id(&self, card: usize) -> SimCardId {
         self.ids[card]
     }
 
@@ -111,7 +113,7 @@ impl CardTable {
         self.text.capacity()
             + self.starts.capacity() * 4
             + self.lengths.capacity() * std::mem::size_of::<Lengths>()
-            + self.ids.capacity() * 8
+            + self.ids.capacity() * std::mem::size_of::<SimCardId>()
     }
 
     /// Appends card `card`'s line of family `family` (0..FAMILY_COUNT), or nothing when it has no sample.
@@ -186,14 +188,19 @@ mod tests {
     fn assembles_each_family_from_the_shared_identity() {
         let mut t = CardTable::new();
         t.push(
-            7,
+            7.into(),
             b"ICC7",
             &[b"1", b"2", b"", b"-1", b"20"],
             b"\",x=\"y\"} 1\n",
         )
         .unwrap();
-        t.push(8, b"ICC8", &[b"3", b"", b"0.5", b"", b""], b"\"} 1\n")
-            .unwrap();
+        t.push(
+            8.into(),
+            b"ICC8",
+            &[b"3", b"", b"0.5", b"", b""],
+            b"\"} 1\n",
+        )
+        .unwrap();
         assert_eq!(
             lines(&t, 0),
             "gsl_sim_flow_used_bytes{iccid=\"ICC7\"} 1\ngsl_sim_flow_used_bytes{iccid=\"ICC8\"} 3\n"
@@ -204,17 +211,19 @@ mod tests {
             lines(&t, 5),
             "gsl_sim_info{iccid=\"ICC7\",x=\"y\"} 1\ngsl_sim_info{iccid=\"ICC8\"} 1\n"
         );
-        assert_eq!((t.sim_card_id(0), t.sim_card_id(1)), (7, 8));
+        assert_eq!((t.sim_card_id(0).get(), t.sim_card_id(1).get()), (7, 8));
     }
 
     #[test]
     fn an_oversized_piece_is_an_error_not_a_panic() {
         let mut t = CardTable::new();
         let long = vec![b'x'; 256];
-        assert!(t.push(1, &long, &[b""; 5], b"").is_err());
-        assert!(t.push(1, b"id", &[&long, b"", b"", b"", b""], b"").is_err());
+        assert!(t.push(1.into(), &long, &[b""; 5], b"").is_err());
+        assert!(t
+            .push(1.into(), b"id", &[&long, b"", b"", b"", b""], b"")
+            .is_err());
         assert_eq!(t.len(), 0);
-        t.push(2, b"ok", &[b"1"; 5], b"\"} 1\n").unwrap();
+        t.push(2.into(), b"ok", &[b"1"; 5], b"\"} 1\n").unwrap();
         assert_eq!(lines(&t, 5), "gsl_sim_info{iccid=\"ok\"} 1\n");
     }
 }

@@ -82,7 +82,7 @@ mod tests {
     fn watched(id: i64, checked: bool) -> WatchedCard {
         WatchedCard {
             account: "main".into(),
-            sim_card_id: id,
+            sim_card_id: id.into(),
             iccid: Some(format!("ICC{id}")),
             reasons: vec!["ratio".into()],
             daily_rate_mb: None,

@@ -93,7 +93,7 @@ mod tests {
         GuardAction {
             id: 3,
             account: "main".into(),
-            sim_card_id: 7,
+            sim_card_id: 7.into(),
             iccid: Some("89860312345678901234".into()),
             policy: "throttle".into(),
             action: "speed_limit".into(),

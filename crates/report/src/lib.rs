@@ -14,7 +14,7 @@ use chrono::{Months, NaiveDate};
 use serde::Serialize;
 
 use format::{json2, json2_opt};
-use gsl_domain::{GroupBy, OutputFormat, YearMonth};
+use gsl_domain::{GroupBy, OutputFormat, SimCardId, YearMonth};
 use gsl_store::reports::{self, CardState};
 use gsl_store::{Store, StoreError};
 
@@ -114,7 +114,7 @@ pub enum ReportRequest {
     },
     Sim {
         iccid: Option<String>,
-        sim_card_id: Option<i64>,
+        sim_card_id: Option<SimCardId>,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
         format: OutputFormat,
@@ -206,7 +206,7 @@ fn line(f: &reports::GroupFigures, total: f64) -> GroupLine {
 pub async fn sim_report(
     store: &Store,
     iccid: Option<&str>,
-    sim_card_id: Option<i64>,
+    sim_card_id: Option<SimCardId>,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     tz: chrono_tz::Tz,

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
+use gsl_domain::SimCardId;
 use gsl_store::status::{AlertLine, CardLine};
 
 use crate::format::{thousands, volume};
@@ -31,7 +32,7 @@ pub fn url_part(s: &str) -> String {
 }
 
 /// A link to a card's page, by ICCID, or through the search by id when it has none.
-fn card_link(iccid: Option<&str>, sim_card_id: i64) -> String {
+fn card_link(iccid: Option<&str>, sim_card_id: SimCardId) -> String {
     match iccid {
         Some(i) => format!("<a href=\"/sims/{}\">{}</a>", url_part(i), esc(i)),
         None => format!("<a href=\"/search?q={sim_card_id}\">id {sim_card_id}</a>"),

@@ -6,6 +6,7 @@
 //! limit only on China Telecom and China Unicom, a data cut only on China Telecom, a cut at quota on China
 //! Telecom and on pooled China Unicom and China Mobile cards.
 
+use gsl_domain::SimCardId;
 use serde_json::Value;
 
 use super::card::{id_of, slot_of_iccid, slot_of_id, Profile};
@@ -29,8 +30,8 @@ fn body_of(body: &[u8]) -> Result<Value, Reply> {
 fn target(sim: &Sim, id: &str, v: &Value) -> Result<(Target, Profile), Reply> {
     let unknown = || Reply::error(400, "GSL.00011001", "sim卡不存在或没有SIM卡的访问权限");
     let iccid = v.get("iccid").and_then(Value::as_str);
-    let slot = match id.parse::<i64>() {
-        Ok(0) => iccid.and_then(slot_of_iccid),
+    let slot = match id.parse::<SimCardId>() {
+        Ok(id) if id.get() == 0 => iccid.and_then(slot_of_iccid),
         Ok(id) => slot_of_id(id),
         Err(_) => return Err(Reply::bad_param()),
     };

@@ -9,7 +9,7 @@ use super::fleet::{month_flow, yesterday, FleetView};
 use super::query::Query;
 use super::server::{Reply, Sim};
 use super::DriftFault;
-use gsl_domain::YearMonth;
+use gsl_domain::{SimCardId, YearMonth};
 
 const SIM_STATUS: [i64; 6] = [10, 11, 13, 14, 20, 30];
 
@@ -223,8 +223,8 @@ fn apply_drift(fleet: &mut super::fleet::FleetState, drift: DriftFault, pos: u64
 /// `GET /v1/sim-cards/{id}`; id 0 selects by `iccid`.
 pub fn show_card(sim: &Sim, id: &str, q: &Query) -> Reply {
     let view = sim.view();
-    let card = match id.parse::<i64>() {
-        Ok(0) => q.get("iccid").and_then(|i| view.card_by_iccid(i)),
+    let card = match id.parse::<SimCardId>() {
+        Ok(id) if id.get() == 0 => q.get("iccid").and_then(|i| view.card_by_iccid(i)),
         Ok(id) => view.card(id),
         Err(_) => return Reply::bad_param(),
     };
@@ -235,7 +235,7 @@ pub fn show_card(sim: &Sim, id: &str, q: &Query) -> Reply {
 }
 
 /// Card ids or iccids from a body: exactly one of the two, at most `max`.
-fn selected_cards(v: &Value, max: usize) -> Result<Vec<(i64, Option<String>)>, Reply> {
+fn selected_cards(v: &Value, max: usize) -> Result<Vec<(SimCardId, Option<String>)>, Reply> {
     let ids = v
         .get("sim_card_ids")
         .and_then(Value::as_array)
@@ -247,14 +247,19 @@ fn selected_cards(v: &Value, max: usize) -> Result<Vec<(i64, Option<String>)>, R
     match (ids, iccids) {
         (Some(ids), None) if ids.len() <= max => ids
             .iter()
-            .map(|i| i.as_i64().map(|i| (i, None)).ok_or_else(Reply::bad_param))
+            .map(|i| {
+                i.as_i64()
+                    .map(|i| (SimCardId::from(i), None))
+                    .ok_or_else(Reply::bad_param)
+            })
             .collect(),
         (None, Some(ic)) if ic.len() <= max => ic
             .iter()
             .map(|i| match i.as_str() {
-                Some(s) if (19..=20).contains(&s.len()) => {
-                    Ok((slot_of_iccid(s).map_or(-1, id_of), Some(s.to_owned())))
-                }
+                Some(s) if (19..=20).contains(&s.len()) => Ok((
+                    slot_of_iccid(s).map_or(SimCardId::from(-1), id_of),
+                    Some(s.to_owned()),
+                )),
                 _ => Err(Reply::bad_param()),
             })
             .collect(),
@@ -300,7 +305,7 @@ struct DayFlow {
 
 #[derive(Serialize)]
 struct CardFlow {
-    sim_card_id: i64,
+    sim_card_id: SimCardId,
     iccid: String,
     flow: f64,
 }
@@ -371,7 +376,7 @@ struct MonthUsages {
 
 #[derive(Serialize)]
 struct CardMonths {
-    sim_card_id: i64,
+    sim_card_id: SimCardId,
     iccid: String,
     flow_usages: Vec<CycleFlow>,
 }

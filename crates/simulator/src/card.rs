@@ -1,6 +1,7 @@
 //! Derives one card, and its usage on any day, from a hash of (seed, slot): nothing is stored per card.
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use gsl_domain::{PoolId, SimCardId};
 use serde::Serialize;
 
 use super::orders::CardState;
@@ -14,10 +15,10 @@ pub const STRIDE: u64 = 1024;
 /// One card as `GET /v1/sim-cards` lists it (SimDeviceVO, all 38 fields).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SimCard {
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub account_id: String,
     pub cid: String,
-    pub sim_pool_id: Option<i64>,
+    pub sim_pool_id: Option<PoolId>,
     pub imei: Option<String>,
     pub sim_status: i32,
     pub device_status: Option<i32>,
@@ -55,14 +56,14 @@ pub struct SimCard {
 }
 
 /// Forward and backward flow pools (ids, names) the fleet's pooled cards belong to.
-pub const FORWARD_POOLS: [(i64, &str); 3] = [
-    (4_940_000_001, "华北物联网流量池-1"),
-    (4_940_000_002, "华东物联网流量池-2"),
-    (4_940_000_003, "华南物联网流量池-3"),
+pub const FORWARD_POOLS: [(PoolId, &str); 3] = [
+    (PoolId::new(4_940_000_001), "华北物联网流量池-1"),
+    (PoolId::new(4_940_000_002), "华东物联网流量池-2"),
+    (PoolId::new(4_940_000_003), "华南物联网流量池-3"),
 ];
-pub const BACK_POOLS: [(i64, &str); 2] = [
-    (4_950_000_001, "后向流量池-车联网"),
-    (4_950_000_002, "后向流量池-表计"),
+pub const BACK_POOLS: [(PoolId, &str); 2] = [
+    (PoolId::new(4_950_000_001), "后向流量池-车联网"),
+    (PoolId::new(4_950_000_002), "后向流量池-表计"),
 ];
 
 const PLANS: [(f64, &str); 6] = [
@@ -155,12 +156,14 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-pub fn id_of(slot: u64) -> i64 {
-    BASE_ID + slot as i64
+pub fn id_of(slot: u64) -> SimCardId {
+    SimCardId::from(BASE_ID + slot as i64)
 }
 
-pub fn slot_of_id(id: i64) -> Option<u64> {
-    id.checked_sub(BASE_ID).and_then(|s| u64::try_from(s).ok())
+pub fn slot_of_id(id: SimCardId) -> Option<u64> {
+    id.get()
+        .checked_sub(BASE_ID)
+        .and_then(|s| u64::try_from(s).ok())
 }
 
 /// The issuer digits after `8986` in a card's ICCID, by carrier (China Mobile 00, China Unicom 01, China

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
-use gsl_domain::YearMonth;
+use gsl_domain::{SimCardId, YearMonth};
 
 use super::card::{
     id_of, next_month, slot_of_iccid, slot_of_id, Burn, Pool, Profile, SimCard, STRIDE,
@@ -202,15 +202,15 @@ impl FleetView {
         self.state.count()
     }
     /// Every live card id in `cid` order.
-    pub fn card_ids(&self) -> impl Iterator<Item = i64> + '_ {
+    pub fn card_ids(&self) -> impl Iterator<Item = SimCardId> + '_ {
         self.state.iter_from(0).map(id_of)
     }
-    fn profile(&self, id: i64) -> Option<Profile> {
+    fn profile(&self, id: SimCardId) -> Option<Profile> {
         let slot = slot_of_id(id).filter(|s| self.state.is_live(*s))?;
         Some(self.profile_at(slot))
     }
     /// The card as `GET /v1/sim-cards` lists it today.
-    pub fn card(&self, id: i64) -> Option<SimCard> {
+    pub fn card(&self, id: SimCardId) -> Option<SimCard> {
         let p = self.profile(id)?;
         Some(p.card(self.today, self.overrides.get(&p.slot)))
     }
@@ -220,20 +220,20 @@ impl FleetView {
             .filter(|c| c.iccid == iccid)
     }
     /// The profile of a live card, by id.
-    pub fn profile_of(&self, id: i64) -> Option<Profile> {
+    pub fn profile_of(&self, id: SimCardId) -> Option<Profile> {
         self.profile(id)
     }
     /// MB the card used on `day`.
-    pub fn daily_flow(&self, id: i64, day: NaiveDate) -> Option<f64> {
+    pub fn daily_flow(&self, id: SimCardId, day: NaiveDate) -> Option<f64> {
         Some(self.profile(id)?.daily_flow(day))
     }
     /// MB the card used in its current cycle up to the simulated `now`, today so far included: what
     /// `GET /v1/sim-price-plans?real_time=true` reports.
-    pub fn realtime_used(&self, id: i64) -> Option<f64> {
+    pub fn realtime_used(&self, id: SimCardId) -> Option<f64> {
         Some(self.profile(id)?.flow_used_at(self.now))
     }
     /// MB the card used in calendar month `ym`, up to yesterday.
-    pub fn month_usage(&self, id: i64, ym: YearMonth) -> Option<f64> {
+    pub fn month_usage(&self, id: SimCardId, ym: YearMonth) -> Option<f64> {
         let p = self.profile(id)?;
         let first = ym.first_day();
         Some(month_flow(&p, first, self.today))
@@ -316,7 +316,7 @@ mod tests {
             .all(|c| c.sim_type != 3 || c.device_model.is_none()));
         assert!(cards
             .iter()
-            .all(|c| c.sim_card_id < (1i64 << 53) && (19..=20).contains(&c.iccid.len())));
+            .all(|c| c.sim_card_id.get() < (1i64 << 53) && (19..=20).contains(&c.iccid.len())));
         assert!(cards
             .iter()
             .any(|c| c.price_plan_name.contains("物联网卡流量包-10GB")));

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use gsl_domain::SimCardId;
 use tokio::sync::oneshot;
 
 pub use args::SimulateArgs;
@@ -222,7 +223,7 @@ impl SimulatorHandle {
     }
     /// Makes card `id` burn `mb_per_hour` on top of its usual usage from `from` on (simulated time):
     /// real-time answers see it as it happens, the next night's daily flow and card figures include it.
-    pub fn set_burn(&self, id: i64, from: DateTime<Utc>, mb_per_hour: f64) {
+    pub fn set_burn(&self, id: SimCardId, from: DateTime<Utc>, mb_per_hour: f64) {
         let Some(slot) = card::slot_of_id(id) else {
             return;
         };
@@ -248,7 +249,7 @@ impl SimulatorHandle {
         self.sim.with_world(|w| w.rate_limit = r);
     }
     /// Appends `n` cards after all others; returns their ids.
-    pub fn add_cards(&self, n: u64) -> Vec<i64> {
+    pub fn add_cards(&self, n: u64) -> Vec<SimCardId> {
         self.sim
             .with_world(|w| w.fleet.append(n))
             .unwrap_or_default()
@@ -256,7 +257,7 @@ impl SimulatorHandle {
             .map(card::id_of)
             .collect()
     }
-    pub fn remove_cards(&self, ids: &[i64]) {
+    pub fn remove_cards(&self, ids: &[SimCardId]) {
         self.sim.with_world(|w| {
             for slot in ids.iter().filter_map(|&id| card::slot_of_id(id)) {
                 w.fleet.remove(slot);

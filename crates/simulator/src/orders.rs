@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use gsl_domain::SimCardId;
 use serde::Serialize;
 
 /// How long an order stays "processing" unless configured (the real service takes up to 10 minutes).
@@ -58,7 +59,7 @@ impl OrderKind {
 #[derive(Debug, Clone)]
 pub struct Target {
     pub slot: u64,
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: String,
     pub sim_status: i32,
     pub sim_type: i32,
@@ -158,7 +159,7 @@ pub struct WorkOrderDetailVo {
     /// 1 success, 2 processing, 3 failed.
     pub status: i32,
     pub cid: String,
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub create_time: String,
     pub finish_time: Option<String>,
     pub description: Option<String>,
@@ -280,7 +281,7 @@ mod tests {
     fn card(slot: u64, sim_status: i32) -> Target {
         Target {
             slot,
-            sim_card_id: slot as i64,
+            sim_card_id: SimCardId::from(slot as i64),
             iccid: format!("8986000{slot:013}"),
             sim_status,
             sim_type: 3,

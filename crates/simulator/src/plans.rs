@@ -2,6 +2,7 @@
 //! card has one package, its plan; with `real_time=true` its figures include today's usage so far (up to
 //! the simulated clock), otherwise they are "as of yesterday 24:00" like the card list's.
 
+use gsl_domain::SimCardId;
 use serde::Serialize;
 
 use super::card::{iccid_of, id_of, slot_of_iccid, slot_of_id, Profile};
@@ -13,7 +14,7 @@ use super::server::{Reply, Sim};
 pub struct SimPricePlanVo {
     pub id: i64,
     pub account_id: String,
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     /// 2 in use, 3 used up.
     pub status: i32,
     pub price_plan_id: String,
@@ -88,7 +89,7 @@ pub fn price_plans(sim: &Sim, q: &Query) -> Reply {
     let slot = match (id, iccid) {
         (0, Some(i)) => slot_of_iccid(i),
         (0, None) => return Reply::bad_param(),
-        (id, _) => slot_of_id(id),
+        (id, _) => slot_of_id(SimCardId::from(id)),
     };
     let Some(slot) = slot.filter(|s| view.state.is_live(*s)) else {
         return Reply::error(400, "GSL.00011001", "sim卡不存在或没有SIM卡的访问权限");

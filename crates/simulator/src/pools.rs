@@ -7,7 +7,7 @@ use super::card::{Pool, BACK_POOLS, FORWARD_POOLS};
 use super::fleet::{month_flow, FleetView};
 use super::query::{page_of, Query};
 use super::server::{Reply, Sim};
-use gsl_domain::YearMonth;
+use gsl_domain::{PoolId, YearMonth};
 
 #[derive(Debug, Clone, Default)]
 struct Totals {
@@ -92,7 +92,7 @@ pub fn list_pools(sim: &Sim, q: &Query, back: bool) -> Reply {
     } else {
         vec![ym]
     };
-    let names: Vec<(i64, &str)> = if back {
+    let names: Vec<(PoolId, &str)> = if back {
         BACK_POOLS.to_vec()
     } else {
         FORWARD_POOLS.to_vec()
@@ -115,7 +115,7 @@ pub fn list_pools(sim: &Sim, q: &Query, back: bool) -> Reply {
     Reply::json(200, &body)
 }
 
-fn pool_json(id: i64, name: &str, ym: YearMonth, t: &Totals, back: bool) -> Value {
+fn pool_json(id: PoolId, name: &str, ym: YearMonth, t: &Totals, back: bool) -> Value {
     let mut v = serde_json::json!({
         "id": id, "pool_name": name, "price_plan_name": format!("{name}-共享套餐"),
         "price_plan_id": format!("pp-{id}"), "effective_time": "2024-01-01T16:00:00.000Z",
@@ -138,7 +138,7 @@ fn pool_json(id: i64, name: &str, ym: YearMonth, t: &Totals, back: bool) -> Valu
 
 #[derive(Serialize, Clone)]
 struct Member {
-    id: i64,
+    id: PoolId,
     cid: String,
     sim_price_plan_id: i64,
     flow_used: f64,
@@ -149,9 +149,9 @@ struct Member {
 /// `GET /v1/sim-pools/{id}/members` and `/v1/back-pools/{id}/members`; `billing_cycle` is required.
 pub fn members(sim: &Sim, id: &str, q: &Query, back: bool) -> Reply {
     let view = sim.view();
-    let pools: &[(i64, &str)] = if back { &BACK_POOLS } else { &FORWARD_POOLS };
+    let pools: &[(PoolId, &str)] = if back { &BACK_POOLS } else { &FORWARD_POOLS };
     let Some(index) = id
-        .parse::<i64>()
+        .parse::<PoolId>()
         .ok()
         .and_then(|id| pools.iter().position(|p| p.0 == id))
     else {

@@ -4,6 +4,7 @@
 //! reconciled against it in two statements, all in one transaction, so no round-trip is ever made per card.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use gsl_domain::{PoolId, SimCardId};
 use sqlx::{Postgres, Transaction};
 
 use super::{Result, Store};
@@ -23,7 +24,7 @@ pub const KINDS: [&str; 7] = [
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OverrideRow {
     pub price_plan: Option<String>,
-    pub sim_pool_id: Option<i64>,
+    pub sim_pool_id: Option<PoolId>,
     pub tag: Option<String>,
     pub warning: Option<f64>,
     pub critical: Option<f64>,
@@ -59,9 +60,9 @@ pub struct DueAlert {
     pub account: String,
     pub kind: String,
     pub severity: String,
-    pub sim_card_id: Option<i64>,
+    pub sim_card_id: Option<SimCardId>,
     pub iccid: Option<String>,
-    pub sim_pool_id: Option<i64>,
+    pub sim_pool_id: Option<PoolId>,
     pub started_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub value: Option<f64>,
@@ -415,7 +416,7 @@ async fn collect_conditions(tx: &mut Transaction<'_, Postgres>, p: &RuleParams) 
 async fn load_overrides(tx: &mut Transaction<'_, Postgres>, rows: &[OverrideRow]) -> Result<()> {
     let ord: Vec<i32> = (0..rows.len() as i32).collect();
     let plans: Vec<Option<String>> = rows.iter().map(|r| r.price_plan.clone()).collect();
-    let pools: Vec<Option<i64>> = rows.iter().map(|r| r.sim_pool_id).collect();
+    let pools: Vec<Option<PoolId>> = rows.iter().map(|r| r.sim_pool_id).collect();
     let tags: Vec<Option<String>> = rows.iter().map(|r| r.tag.clone()).collect();
     let warn: Vec<Option<f64>> = rows.iter().map(|r| r.warning).collect();
     let crit: Vec<Option<f64>> = rows.iter().map(|r| r.critical).collect();

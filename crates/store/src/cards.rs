@@ -280,7 +280,7 @@ mod tests {
 
     fn card(id: i64, used: f64, day: &str) -> CardRow {
         CardRow {
-            sim_card_id: id,
+            sim_card_id: id.into(),
             iccid: Some(format!("8986{id:016}")),
             price_plan_name: Some("物联网卡流量包-10GB\t(tab)".into()),
             flow_used_mb: Some(used),
@@ -388,7 +388,7 @@ mod tests {
             .await
             .unwrap()
             .into_iter()
-            .map(|c| c.sim_card_id)
+            .map(|c| c.sim_card_id.get())
             .collect();
         assert_eq!(active, vec![1, 2]);
         let s = store
@@ -424,7 +424,7 @@ mod tests {
         ];
         let kept: Vec<(i64, Option<f64>)> = last_per_card(&rows)
             .iter()
-            .map(|r| (r.sim_card_id, r.flow_used_mb))
+            .map(|r| (r.sim_card_id.get(), r.flow_used_mb))
             .collect();
         assert_eq!(kept, [(2, Some(2.0)), (1, Some(3.0))]);
     }

@@ -59,6 +59,19 @@ impl CopyField for i64 {
     }
 }
 
+/// Ids are their bare number, like `i64` (itoa, not `Display`, on this hot path).
+impl CopyField for gsl_domain::SimCardId {
+    fn write(&self, out: &mut Vec<u8>) {
+        self.get().write(out)
+    }
+}
+
+impl CopyField for gsl_domain::PoolId {
+    fn write(&self, out: &mut Vec<u8>) {
+        self.get().write(out)
+    }
+}
+
 impl CopyField for i32 {
     fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(itoa::Buffer::new().format(*self).as_bytes());

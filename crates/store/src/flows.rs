@@ -337,7 +337,7 @@ mod tests {
 
     fn row(id: i64, day: &str, mb: f64) -> DailyFlowRow {
         DailyFlowRow {
-            sim_card_id: id,
+            sim_card_id: id.into(),
             iccid: Some(format!("8986{id:016}")),
             day: day.parse::<NaiveDate>().unwrap(),
             flow_mb: mb,
@@ -538,7 +538,7 @@ mod tests {
         let store = Store::from_pool(pool);
         let f = Fence::unfenced();
         let rows = vec![MonthlyUsageRow {
-            sim_card_id: 1,
+            sim_card_id: 1.into(),
             iccid: None,
             billing_cycle: "2026-10-01".parse().unwrap(),
             flow_used_mb: 12.5,

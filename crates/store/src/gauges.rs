@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{Stream, TryStreamExt};
+use gsl_domain::{PoolId, SimCardId};
 
 use super::{Result, Store, StoreError};
 
@@ -9,13 +10,13 @@ use super::{Result, Store, StoreError};
 #[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
 pub struct GaugeCard {
     pub account: String,
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     pub cid: Option<String>,
     pub sim_type: Option<i32>,
     pub sim_status: Option<i32>,
     pub operator_status: Option<i32>,
-    pub sim_pool_id: Option<i64>,
+    pub sim_pool_id: Option<PoolId>,
     pub price_plan_name: Option<String>,
     pub flow_used_mb: Option<f64>,
     pub flow_left_mb: Option<f64>,
@@ -28,7 +29,7 @@ pub struct GaugeCard {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct GaugePool {
     pub account: String,
-    pub sim_pool_id: i64,
+    pub sim_pool_id: PoolId,
     pub flow_total_mb: Option<f64>,
     pub flow_used_mb: Option<f64>,
     pub flow_left_mb: Option<f64>,

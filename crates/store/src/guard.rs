@@ -5,6 +5,7 @@
 //! Every write takes the caller's `Fence`: a daemon that lost its account writes nothing more.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use gsl_domain::{PoolId, SimCardId};
 use sqlx::{Postgres, Transaction};
 
 use super::{Fence, Result, Store};
@@ -18,7 +19,7 @@ pub const GUARD_BRAKE: &str = "GslGuardBrake";
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicyFilter {
     pub price_plan: Option<String>,
-    pub sim_pool_id: Option<i64>,
+    pub sim_pool_id: Option<PoolId>,
     pub tag: Option<String>,
     pub min_ratio: Option<f64>,
     pub projected_days: Option<f64>,
@@ -32,10 +33,10 @@ pub struct PolicyFilter {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Candidate {
     pub ord: i32,
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     pub price_plan_name: Option<String>,
-    pub sim_pool_id: Option<i64>,
+    pub sim_pool_id: Option<PoolId>,
     pub flow_used_mb: Option<f64>,
     pub flow_left_mb: Option<f64>,
     pub ratio: Option<f64>,
@@ -61,7 +62,7 @@ pub struct PolicyCounts {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAction {
     pub account: String,
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     pub policy: String,
     pub action: String,
@@ -95,7 +96,7 @@ pub struct Brake {
 pub struct GuardAction {
     pub id: i64,
     pub account: String,
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     pub policy: String,
     pub action: String,

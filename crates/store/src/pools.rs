@@ -181,13 +181,13 @@ mod tests {
         let cycle = "2026-11-01".parse().unwrap();
         let pools = vec![PoolRow {
             kind: "forward",
-            sim_pool_id: 7,
+            sim_pool_id: 7.into(),
             pool_name: Some("华北池".into()),
             ..PoolRow::default()
         }];
         let usage = vec![PoolUsageRow {
             kind: "forward",
-            sim_pool_id: 7,
+            sim_pool_id: 7.into(),
             billing_cycle: cycle,
             flow_total_mb: Some(1000.0),
             flow_used_mb: Some(10.0),
@@ -195,7 +195,7 @@ mod tests {
         }];
         let members = vec![PoolMemberRow {
             kind: "forward",
-            sim_pool_id: 7,
+            sim_pool_id: 7.into(),
             billing_cycle: cycle,
             cid: "898600".into(),
             sim_price_plan_id: None,

@@ -10,6 +10,7 @@
 //! it from the latest figures, which touches the watched cards and nothing else.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use gsl_domain::SimCardId;
 use sqlx::Row;
 
 use super::alerts::RECENT_RATE;
@@ -34,7 +35,7 @@ pub(crate) const FRESHEST: &str = "
 /// One real-time check of one card.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct RealtimeRow {
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     pub checked_at: DateTime<Utc>,
     /// The check's calendar day in `sync.timezone`.
@@ -59,7 +60,7 @@ pub struct WatchParams {
 /// A watched card due for a check, most urgent first.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct DueCard {
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     pub days_left: Option<f64>,
     /// The usage ratio of its freshest figures before this check.
@@ -70,7 +71,7 @@ pub struct DueCard {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct WatchedCard {
     pub account: String,
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     pub reasons: Vec<String>,
     pub daily_rate_mb: Option<f64>,
@@ -167,7 +168,7 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         fence.check(&mut tx).await?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.sim_card_id).collect();
+        let ids: Vec<SimCardId> = rows.iter().map(|r| r.sim_card_id).collect();
         let at: Vec<DateTime<Utc>> = rows.iter().map(|r| r.checked_at).collect();
         let used: Vec<Option<f64>> = rows.iter().map(|r| r.flow_used_mb).collect();
         let left: Vec<Option<f64>> = rows.iter().map(|r| r.flow_left_mb).collect();
@@ -278,7 +279,7 @@ impl Store {
     pub async fn card_realtime(
         &self,
         account: &str,
-        sim_card_id: i64,
+        sim_card_id: SimCardId,
     ) -> Result<Option<RealtimeRow>> {
         Ok(sqlx::query_as(
             "SELECT sim_card_id, iccid, checked_at, usage_day, flow_used_mb, flow_left_mb, flow_total_mb \
@@ -346,7 +347,7 @@ mod tests {
 
     fn check(id: i64, h: u32, used: f64, left: f64) -> RealtimeRow {
         RealtimeRow {
-            sim_card_id: id,
+            sim_card_id: id.into(),
             iccid: Some(format!("ICC{id}")),
             checked_at: at(h),
             usage_day: day("2026-11-20"),
@@ -391,7 +392,7 @@ mod tests {
             .unwrap();
         assert_eq!(n, 5);
         let due = store.due_watch_cards("main", at(2), 100).await.unwrap();
-        let ids: Vec<i64> = due.iter().map(|d| d.sim_card_id).collect();
+        let ids: Vec<i64> = due.iter().map(|d| d.sim_card_id.get()).collect();
         // Card 2 runs out in 2.25 days; the others have no recent rate and follow by ratio.
         assert_eq!(ids, vec![2, 1, 4, 5]);
         assert_eq!(due[0].days_left, Some(90.0 / 40.0));
@@ -426,7 +427,11 @@ mod tests {
             .record_realtime(&fence, "main", &[check(1, 2, 78.0, 22.0)], at(3))
             .await
             .unwrap();
-        let latest = store.card_realtime("main", 1).await.unwrap().unwrap();
+        let latest = store
+            .card_realtime("main", 1.into())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (latest.checked_at, latest.flow_used_mb),
             (at(3), Some(80.0))
@@ -436,7 +441,9 @@ mod tests {
             let store = store.clone();
             async move {
                 let d = store.due_watch_cards("main", at(h), 10).await.unwrap();
-                d.into_iter().map(|c| c.sim_card_id).collect::<Vec<_>>()
+                d.into_iter()
+                    .map(|c| c.sim_card_id.get())
+                    .collect::<Vec<_>>()
             }
         };
         assert_eq!(due(2).await, vec![2]);

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::digest::digest_sql;
 use super::{Result, Store};
-use gsl_domain::GroupBy;
+use gsl_domain::{GroupBy, PoolId, SimCardId};
 
 /// One group's raw figures for a month (MB).
 #[derive(Debug, Clone, PartialEq)]
@@ -21,14 +21,14 @@ pub struct GroupFigures {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CardState {
     pub account: String,
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     pub price_plan_name: Option<String>,
     pub sim_status: Option<i32>,
     pub operator_status: Option<i32>,
     pub flow_used_mb: Option<f64>,
     pub flow_left_mb: Option<f64>,
-    pub sim_pool_id: Option<i64>,
+    pub sim_pool_id: Option<PoolId>,
     pub data_date: Option<NaiveDate>,
 }
 
@@ -259,7 +259,7 @@ pub async fn no_usage_cards(
 pub async fn find_card(
     store: &Store,
     iccid: Option<&str>,
-    sim_card_id: Option<i64>,
+    sim_card_id: Option<SimCardId>,
 ) -> Result<Option<CardState>> {
     // One indexed condition per query: an OR of the two would make the planner scan every card.
     let query = |condition: &str| {
@@ -305,7 +305,7 @@ pub async fn find_card(
 pub async fn card_history(
     store: &Store,
     account: &str,
-    sim_card_id: i64,
+    sim_card_id: SimCardId,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<(NaiveDate, f64)>> {

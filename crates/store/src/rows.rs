@@ -1,11 +1,12 @@
 //! The rows the store writes: plain data, independent of the GSL client's models.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use gsl_domain::{PoolId, SimCardId};
 
 /// One card's latest state; `data_date` is the usage day its flow figures are "as of".
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CardRow {
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     pub cid: Option<String>,
     pub msisdn: Option<String>,
@@ -22,7 +23,7 @@ pub struct CardRow {
     pub network_type: Option<String>,
     pub dbm: Option<String>,
     pub signal_level: Option<String>,
-    pub sim_pool_id: Option<i64>,
+    pub sim_pool_id: Option<PoolId>,
     pub order_id: Option<i64>,
     pub price_plan_name: Option<String>,
     pub sim_price_plan_id: Option<i64>,
@@ -48,7 +49,7 @@ pub struct CardRow {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DailyFlowRow {
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     pub day: NaiveDate,
     pub flow_mb: f64,
@@ -56,7 +57,7 @@ pub struct DailyFlowRow {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonthlyUsageRow {
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     /// First day of the billing month.
     pub billing_cycle: NaiveDate,
@@ -67,7 +68,7 @@ pub struct MonthlyUsageRow {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PoolRow {
     pub kind: &'static str,
-    pub sim_pool_id: i64,
+    pub sim_pool_id: PoolId,
     pub pool_name: Option<String>,
     pub price_plan_name: Option<String>,
     pub price_plan_id: Option<String>,
@@ -83,7 +84,7 @@ pub struct PoolRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolUsageRow {
     pub kind: &'static str,
-    pub sim_pool_id: i64,
+    pub sim_pool_id: PoolId,
     pub billing_cycle: NaiveDate,
     pub flow_total_mb: Option<f64>,
     pub flow_used_mb: Option<f64>,
@@ -93,7 +94,7 @@ pub struct PoolUsageRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolMemberRow {
     pub kind: &'static str,
-    pub sim_pool_id: i64,
+    pub sim_pool_id: PoolId,
     pub billing_cycle: NaiveDate,
     pub cid: String,
     pub sim_price_plan_id: Option<i64>,
@@ -120,7 +121,7 @@ impl std::ops::AddAssign for MergeStats {
 /// How the jobs address a card.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CardKey {
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     pub cid: Option<String>,
 }

@@ -2,6 +2,7 @@
 //! table, except `fleet_summary`, the one scan of every card, which callers cache per finished sync run.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use gsl_domain::{PoolId, SimCardId};
 
 use super::{Result, Store};
 
@@ -33,7 +34,7 @@ pub struct FleetGroup {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct CardLine {
     pub account: String,
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     pub msisdn: Option<String>,
     pub price_plan_name: Option<String>,
@@ -58,9 +59,9 @@ pub struct AlertLine {
     pub account: String,
     pub kind: String,
     pub severity: String,
-    pub sim_card_id: Option<i64>,
+    pub sim_card_id: Option<SimCardId>,
     pub iccid: Option<String>,
-    pub sim_pool_id: Option<i64>,
+    pub sim_pool_id: Option<PoolId>,
     pub started_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub value: Option<f64>,
@@ -71,7 +72,7 @@ pub struct AlertLine {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct CardDetail {
     pub account: String,
-    pub sim_card_id: i64,
+    pub sim_card_id: SimCardId,
     pub iccid: Option<String>,
     pub cid: Option<String>,
     pub msisdn: Option<String>,
@@ -80,7 +81,7 @@ pub struct CardDetail {
     pub sim_type: Option<i32>,
     pub sim_status: Option<i32>,
     pub operator_status: Option<i32>,
-    pub sim_pool_id: Option<i64>,
+    pub sim_pool_id: Option<PoolId>,
     pub price_plan_name: Option<String>,
     pub flow_used_mb: Option<f64>,
     pub flow_left_mb: Option<f64>,
@@ -189,7 +190,7 @@ impl Store {
     pub async fn card_alerts(
         &self,
         account: &str,
-        sim_card_id: i64,
+        sim_card_id: SimCardId,
         limit: i64,
     ) -> Result<Vec<AlertLine>> {
         let sql = format!(
@@ -218,7 +219,7 @@ impl Store {
         if let Some(c) = self.card_where("msisdn = $1", q).await? {
             return Ok(Some(c));
         }
-        match q.parse::<i64>() {
+        match q.parse::<SimCardId>() {
             Ok(id) => {
                 let sql = format!(
                     "{CARD_DETAIL} WHERE sim_card_id = $1 ORDER BY removed_at NULLS FIRST LIMIT 1"
@@ -268,15 +269,15 @@ mod tests {
             .await
             .unwrap()
             .iter()
-            .map(|c| c.sim_card_id)
+            .map(|c| c.sim_card_id.get())
             .collect();
         assert_eq!(top, [2, 1]);
         let near = store.nearest_exhaustion(3).await.unwrap();
-        assert_eq!(near[0].sim_card_id, 3);
+        assert_eq!(near[0].sim_card_id, 3.into());
         assert_eq!(near[1].ratio, Some(0.95));
         for (q, id) in [("8986002", 2), ("1441001", 1), ("3", 3)] {
             let found = store.search_card(q).await.unwrap().unwrap();
-            assert_eq!(found.sim_card_id, id, "{q}");
+            assert_eq!(found.sim_card_id.get(), id, "{q}");
         }
         assert!(store.search_card("nope").await.unwrap().is_none());
         let summary = store.fleet_summary().await.unwrap();

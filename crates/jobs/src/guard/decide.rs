@@ -174,10 +174,10 @@ mod tests {
     fn candidate(iccid: &str, pooled: bool, ratio: f64) -> Candidate {
         Candidate {
             ord: 0,
-            sim_card_id: 7,
+            sim_card_id: 7.into(),
             iccid: Some(iccid.into()),
             price_plan_name: None,
-            sim_pool_id: pooled.then_some(4_940_000_001),
+            sim_pool_id: pooled.then_some(gsl_domain::PoolId::new(4_940_000_001)),
             flow_used_mb: Some(ratio * 1000.0),
             flow_left_mb: Some((1.0 - ratio) * 1000.0),
             ratio: Some(ratio),

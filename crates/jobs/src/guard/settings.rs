@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use gsl_domain::CardAction;
+use gsl_domain::{CardAction, PoolId};
 
 /// Whether a policy's decisions are sent to the carrier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub struct Conditions {
 pub struct Scope {
     pub account: Option<String>,
     pub price_plan: Option<String>,
-    pub sim_pool_id: Option<i64>,
+    pub sim_pool_id: Option<PoolId>,
     pub tag: Option<String>,
 }
 
