@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use gsl_domain::SimCardId;
+
 use chrono::{Datelike, NaiveDate};
 
 use super::digest::digest_sql;
@@ -106,7 +108,7 @@ const MERGE_MONTHLY: &str = "WITH merged AS (
         (SELECT count(*) FROM (SELECT DISTINCT sim_card_id, billing_cycle FROM stage_monthly) d) FROM merged";
 
 /// Per (card, billing cycle): the stored figure and ICCID.
-type StoredUsages = HashMap<(i64, NaiveDate), (f64, Option<String>)>;
+type StoredUsages = HashMap<(SimCardId, NaiveDate), (f64, Option<String>)>;
 
 /// `rows` without the figures the store already holds, and how many distinct (card, cycle) keys those were.
 /// A repeated key is decided by its last row, as in the merge.
@@ -114,11 +116,12 @@ fn without_stored_usages(
     rows: &[MonthlyUsageRow],
     stored: &StoredUsages,
 ) -> (Vec<MonthlyUsageRow>, u64) {
-    let mut last: HashMap<(i64, NaiveDate), &MonthlyUsageRow> = HashMap::with_capacity(rows.len());
+    let mut last: HashMap<(SimCardId, NaiveDate), &MonthlyUsageRow> =
+        HashMap::with_capacity(rows.len());
     for r in rows {
         last.insert((r.sim_card_id, r.billing_cycle), r);
     }
-    let held: std::collections::HashSet<(i64, NaiveDate)> = last
+    let held: std::collections::HashSet<(SimCardId, NaiveDate)> = last
         .iter()
         .filter(|(key, r)| {
             stored
@@ -136,7 +139,7 @@ fn without_stored_usages(
 }
 
 /// Per (card, month): the stored digest, row count and last day.
-type StoredMonths = HashMap<(i64, NaiveDate), (i64, i32, NaiveDate)>;
+type StoredMonths = HashMap<(SimCardId, NaiveDate), (i64, i32, NaiveDate)>;
 
 fn month_of(day: NaiveDate) -> NaiveDate {
     day.with_day(1).unwrap_or(day)
@@ -147,20 +150,21 @@ fn month_of(day: NaiveDate) -> NaiveDate {
 /// a repeated (card, day) is the one that counts, as in the merge.
 fn without_stored_days(rows: &[DailyFlowRow], stored: &StoredMonths) -> (Vec<DailyFlowRow>, u64) {
     // Only days up to the stored card-month's last day can be held already.
-    let held_day =
-        |id: i64, day: NaiveDate| stored.get(&(id, month_of(day))).is_some_and(|s| day <= s.2);
-    let mut last: HashMap<(i64, NaiveDate), f64> = HashMap::with_capacity(rows.len());
+    let held_day = |id: SimCardId, day: NaiveDate| {
+        stored.get(&(id, month_of(day))).is_some_and(|s| day <= s.2)
+    };
+    let mut last: HashMap<(SimCardId, NaiveDate), f64> = HashMap::with_capacity(rows.len());
     for r in rows.iter().filter(|r| held_day(r.sim_card_id, r.day)) {
         last.insert((r.sim_card_id, r.day), r.flow_mb);
     }
-    let mut answered: HashMap<(i64, NaiveDate), Vec<(NaiveDate, f64)>> = HashMap::new();
+    let mut answered: HashMap<(SimCardId, NaiveDate), Vec<(NaiveDate, f64)>> = HashMap::new();
     for (&(id, day), &mb) in &last {
         answered
             .entry((id, month_of(day)))
             .or_default()
             .push((day, mb));
     }
-    let same: std::collections::HashSet<(i64, NaiveDate)> = answered
+    let same: std::collections::HashSet<(SimCardId, NaiveDate)> = answered
         .into_iter()
         .filter(|(key, days)| {
             let (digest, count, _) = stored[key];
@@ -169,7 +173,7 @@ fn without_stored_days(rows: &[DailyFlowRow], stored: &StoredMonths) -> (Vec<Dai
         .map(|(key, _)| key)
         .collect();
     let is_held =
-        |id: i64, day: NaiveDate| held_day(id, day) && same.contains(&(id, month_of(day)));
+        |id: SimCardId, day: NaiveDate| held_day(id, day) && same.contains(&(id, month_of(day)));
     let left_out = last.keys().filter(|(id, day)| is_held(*id, *day)).count() as u64;
     let kept = rows
         .iter()
@@ -195,7 +199,7 @@ impl Store {
 
     /// The digest, row count and last day stored for each card-month `rows` touch.
     async fn stored_months(&self, account: &str, rows: &[DailyFlowRow]) -> Result<StoredMonths> {
-        let mut ids: Vec<i64> = rows.iter().map(|r| r.sim_card_id).collect();
+        let mut ids: Vec<SimCardId> = rows.iter().map(|r| r.sim_card_id).collect();
         ids.sort_unstable();
         ids.dedup();
         let mut months: Vec<NaiveDate> = rows.iter().map(|r| month_of(r.day)).collect();
@@ -204,7 +208,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(StoredMonths::new());
         }
-        let found: Vec<(i64, NaiveDate, i64, i32, NaiveDate)> = sqlx::query_as(
+        let found: Vec<(SimCardId, NaiveDate, i64, i32, NaiveDate)> = sqlx::query_as(
             "SELECT sim_card_id, month, digest, days, through FROM sim_flow_monthly
              WHERE account = $1 AND sim_card_id = ANY($2) AND month = ANY($3)
                AND digest IS NOT NULL AND through IS NOT NULL",
@@ -234,7 +238,7 @@ impl Store {
         };
         self.ensure_partitions(min, max).await?;
         let ord: Vec<i64> = (0..rows.len() as i64).collect();
-        let ids: Vec<i64> = rows.iter().map(|r| r.sim_card_id).collect();
+        let ids: Vec<SimCardId> = rows.iter().map(|r| r.sim_card_id).collect();
         let iccids: Vec<Option<&str>> = rows.iter().map(|r| r.iccid.as_deref()).collect();
         let days: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.day).collect();
         let mbs: Vec<f64> = rows.iter().map(|r| r.flow_mb).collect();
@@ -275,13 +279,13 @@ impl Store {
         if rows.is_empty() {
             return Ok(StoredUsages::new());
         }
-        let mut ids: Vec<i64> = rows.iter().map(|r| r.sim_card_id).collect();
+        let mut ids: Vec<SimCardId> = rows.iter().map(|r| r.sim_card_id).collect();
         ids.sort_unstable();
         ids.dedup();
         let mut cycles: Vec<NaiveDate> = rows.iter().map(|r| r.billing_cycle).collect();
         cycles.sort_unstable();
         cycles.dedup();
-        let found: Vec<(i64, NaiveDate, f64, Option<String>)> = sqlx::query_as(
+        let found: Vec<(SimCardId, NaiveDate, f64, Option<String>)> = sqlx::query_as(
             "SELECT sim_card_id, billing_cycle, flow_used_mb, iccid FROM sim_monthly_usage
              WHERE account = $1 AND sim_card_id = ANY($2) AND billing_cycle = ANY($3)",
         )
@@ -306,7 +310,7 @@ impl Store {
             return Ok(MergeStats::default());
         }
         let ord: Vec<i64> = (0..rows.len() as i64).collect();
-        let ids: Vec<i64> = rows.iter().map(|r| r.sim_card_id).collect();
+        let ids: Vec<SimCardId> = rows.iter().map(|r| r.sim_card_id).collect();
         let iccids: Vec<Option<&str>> = rows.iter().map(|r| r.iccid.as_deref()).collect();
         let cycles: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.billing_cycle).collect();
         let mbs: Vec<f64> = rows.iter().map(|r| r.flow_used_mb).collect();
@@ -415,7 +419,7 @@ mod tests {
         let held = [row(1, "2026-11-01", 1.0), row(1, "2026-11-02", 2.0)];
         let digest = month_digest(held.iter().map(|r| (r.day, r.flow_mb)));
         let m = "2026-11-01".parse::<NaiveDate>().unwrap();
-        let stored: StoredMonths = [((1, m), (digest, 2, held[1].day))].into();
+        let stored: StoredMonths = [((SimCardId::from(1), m), (digest, 2, held[1].day))].into();
         // The refresh brings the two held days and a new one: only the new one is kept.
         let mut refresh = held.to_vec();
         refresh.push(row(1, "2026-11-03", 3.0));
@@ -488,7 +492,7 @@ mod tests {
                 &f,
                 "main",
                 &[MonthlyUsageRow {
-                    sim_card_id: 1,
+                    sim_card_id: 1.into(),
                     iccid: None,
                     billing_cycle: "2026-11-01".parse().unwrap(),
                     flow_used_mb: 6.6,
