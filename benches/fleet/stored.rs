@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use chrono::{Datelike, NaiveDate};
-use gsl_sync::simulator::SimulatorHandle;
+use gsl_sync::domain::SimCardId;
+use gsl_sync::simulator::{FleetView, SimulatorHandle};
 use gsl_sync::store::flow_state::FlowMonthState;
 use gsl_sync::store::Store;
 use secrecy::SecretString;
@@ -32,29 +33,17 @@ pub async fn store_history(
     let fleet = sim.fleet();
     let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= through).collect();
     let mut conn = store.pool().acquire().await.expect("conn");
-    let mut copy = conn
-        .copy_in_raw("COPY sim_daily_flow (account, sim_card_id, iccid, day, flow_mb) FROM STDIN")
-        .await
-        .expect("copy in");
-    let (mut buf, mut rows) = (Vec::with_capacity(CHUNK + 4096), 0u64);
-    for id in fleet.card_ids() {
-        let Some(profile) = fleet.profile_of(id) else {
-            continue;
-        };
-        let iccid = profile.iccid();
-        for day in &days {
-            use std::io::Write;
-            let mb = profile.daily_flow(*day);
-            writeln!(buf, "{ACCOUNT}\t{id}\t{iccid}\t{day}\t{mb}").expect("write");
-            rows += 1;
-        }
-        if buf.len() >= CHUNK {
-            copy.send(std::mem::take(&mut buf)).await.expect("send");
-            buf.reserve(CHUNK + 4096);
-        }
-    }
-    copy.send(buf).await.expect("send");
-    copy.finish().await.expect("finish");
+    let rows = copy_per_card(
+        &mut conn,
+        "COPY sim_daily_flow (account, sim_card_id, iccid, day, flow_mb) FROM STDIN",
+        &fleet,
+        |id| {
+            days.iter()
+                .filter_map(|d| Some((*d, fleet.daily_flow(id, *d)?)))
+                .collect()
+        },
+    )
+    .await;
     let cycles = store_month_usages(&mut conn, sim).await;
     drop(conn);
     let next_month = first_of_next_month(through);
@@ -93,22 +82,38 @@ async fn store_month_usages(conn: &mut sqlx::PgConnection, sim: &SimulatorHandle
     for _ in 1..6 {
         cycles.push(cycles[cycles.len() - 1].previous());
     }
-    let mut copy = conn
-        .copy_in_raw("COPY sim_monthly_usage (account, sim_card_id, iccid, billing_cycle, flow_used_mb) FROM STDIN")
-        .await
-        .expect("copy in");
+    copy_per_card(
+        conn,
+        "COPY sim_monthly_usage (account, sim_card_id, iccid, billing_cycle, flow_used_mb) FROM STDIN",
+        &fleet,
+        |id| {
+            cycles
+                .iter()
+                .filter_map(|ym| Some((ym.first_day(), fleet.month_usage(id, *ym)?)))
+                .collect()
+        },
+    )
+    .await
+}
+
+/// COPYs `(account, card, ICCID, date, MB)` rows, `figures` giving each live card's (date, MB) pairs, in
+/// chunks of `CHUNK`; returns the rows.
+async fn copy_per_card(
+    conn: &mut sqlx::PgConnection,
+    statement: &str,
+    fleet: &FleetView,
+    figures: impl Fn(SimCardId) -> Vec<(NaiveDate, f64)>,
+) -> u64 {
+    use std::io::Write;
+    let mut copy = conn.copy_in_raw(statement).await.expect("copy in");
     let (mut buf, mut rows) = (Vec::with_capacity(CHUNK + 4096), 0u64);
     for id in fleet.card_ids() {
         let Some(profile) = fleet.profile_of(id) else {
             continue;
         };
         let iccid = profile.iccid();
-        for ym in &cycles {
-            use std::io::Write;
-            let Some(mb) = fleet.month_usage(id, *ym) else {
-                continue;
-            };
-            writeln!(buf, "{ACCOUNT}\t{id}\t{iccid}\t{}\t{mb}", ym.first_day()).expect("write");
+        for (date, mb) in figures(id) {
+            writeln!(buf, "{ACCOUNT}\t{id}\t{iccid}\t{date}\t{mb}").expect("write");
             rows += 1;
         }
         if buf.len() >= CHUNK {

@@ -141,6 +141,14 @@ fn without_stored_usages(
 /// Per (card, month): the stored digest, row count and last day.
 type StoredMonths = HashMap<(SimCardId, NaiveDate), (i64, i32, NaiveDate)>;
 
+/// The values once each, for an `= ANY($n)` bind.
+fn distinct<T: Ord>(values: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = values.collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 fn month_of(day: NaiveDate) -> NaiveDate {
     day.with_day(1).unwrap_or(day)
 }
@@ -199,12 +207,8 @@ impl Store {
 
     /// The digest, row count and last day stored for each card-month `rows` touch.
     async fn stored_months(&self, account: &str, rows: &[DailyFlowRow]) -> Result<StoredMonths> {
-        let mut ids: Vec<SimCardId> = rows.iter().map(|r| r.sim_card_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut months: Vec<NaiveDate> = rows.iter().map(|r| month_of(r.day)).collect();
-        months.sort_unstable();
-        months.dedup();
+        let ids = distinct(rows.iter().map(|r| r.sim_card_id));
+        let months = distinct(rows.iter().map(|r| month_of(r.day)));
         if ids.is_empty() {
             return Ok(StoredMonths::new());
         }
@@ -279,12 +283,8 @@ impl Store {
         if rows.is_empty() {
             return Ok(StoredUsages::new());
         }
-        let mut ids: Vec<SimCardId> = rows.iter().map(|r| r.sim_card_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut cycles: Vec<NaiveDate> = rows.iter().map(|r| r.billing_cycle).collect();
-        cycles.sort_unstable();
-        cycles.dedup();
+        let ids = distinct(rows.iter().map(|r| r.sim_card_id));
+        let cycles = distinct(rows.iter().map(|r| r.billing_cycle));
         let found: Vec<(SimCardId, NaiveDate, f64, Option<String>)> = sqlx::query_as(
             "SELECT sim_card_id, billing_cycle, flow_used_mb, iccid FROM sim_monthly_usage
              WHERE account = $1 AND sim_card_id = ANY($2) AND billing_cycle = ANY($3)",
