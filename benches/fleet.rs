@@ -5,7 +5,9 @@
 //! `cargo bench --bench fleet` (N = 1,000,000; set GSL_BENCH_CARDS for another size, GSL_BENCH_SCALED_ONLY=1
 //! for the N-card night with GSL's limits ×20 alone, GSL_BENCH_WATCH_ONLY=1 for the real-time watch's
 //! figures alone at min(N, 20,000) cards: checks per hour at 1 call/s, and the night with the watch on and
-//! off side by side).
+//! off side by side). GSL_BENCH_KEEP_STORED=1 reuses the stored fleet's template database of an earlier run
+//! of the same N (its set-up takes about ten minutes at a million cards); GSL_BENCH_AFTER_ONLY=1 runs only
+//! the figures after the night, on the database the last night left.
 
 use std::time::{Duration, Instant};
 
@@ -315,6 +317,10 @@ fn main() {
             watch_figures(n.min(20_000)).await;
             return;
         }
+        if std::env::var_os("GSL_BENCH_AFTER_ONLY").is_some() {
+            after_the_night(n).await;
+            return;
+        }
         if scaled_only {
             stored_joint_floor(n, scale).await;
             after_the_night(n).await;
@@ -588,12 +594,19 @@ async fn stored_joint_floor(n: u64, scale: f64) {
         "== the night of {n} stored cards on {today} (month refreshed, {yesterday} new), GSL's limits ×{scale} (list {scale}/s, total {}/s)",
         5.0 * scale
     );
-    let (_, sim, store, _) = stored_fleet_on(n, yesterday, "gsl_sync_bench_stored").await;
-    let from = gsl_sync::domain::YearMonth::of(yesterday)
-        .previous()
-        .first_day();
-    stored::store_history(&store, &sim, from, yesterday.pred_opt().unwrap()).await;
-    store.pool().close().await;
+    let sim = match stored::kept_template(&server(), "gsl_sync_bench_stored", n).await {
+        Some(sim) => sim,
+        None => {
+            let (_, sim, store, _) = stored_fleet_on(n, yesterday, "gsl_sync_bench_stored").await;
+            let from = gsl_sync::domain::YearMonth::of(yesterday)
+                .previous()
+                .first_day();
+            stored::store_history(&store, &sim, from, yesterday.pred_opt().unwrap()).await;
+            store.pool().close().await;
+            stored::mark_template(&server(), "gsl_sync_bench_stored", n).await;
+            sim
+        }
+    };
     sim.set_today(today);
     sim.set_rate_limit(Some(scaled_limits(scale)));
     // Beyond 100,000 cards only the side-by-side night runs: one job after another takes twice as long and is
@@ -615,6 +628,8 @@ async fn stored_joint_floor(n: u64, scale: f64) {
 async fn after_the_night(n: u64) {
     let url = SecretString::from(format!("{}/gsl_sync_bench_night", server()));
     let store = Store::connect(&url, 8).await.expect("connect");
+    // A database an earlier build left (GSL_BENCH_AFTER_ONLY) takes this build's migrations first.
+    store.migrate().await.expect("migrate");
     sqlx::query("ANALYZE")
         .execute(store.pool())
         .await

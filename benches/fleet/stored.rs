@@ -145,6 +145,63 @@ pub async fn copy_database(server: &str, template: &str, name: &str) -> Store {
         .expect("connect")
 }
 
+/// With GSL_BENCH_KEEP_STORED set and `template` built for `n` cards by an earlier run: a simulator of the same
+/// fleet on the template's day, so the set-up can be skipped.
+pub async fn kept_template(server: &str, template: &str, n: u64) -> Option<SimulatorHandle> {
+    std::env::var_os("GSL_BENCH_KEEP_STORED")?;
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .ok()?;
+    let marker: Option<String> = sqlx::query_scalar(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+    )
+    .bind(template)
+    .fetch_optional(&mut admin)
+    .await
+    .ok()??;
+    if marker.as_deref() != Some(template_marker(n).as_str()) {
+        return None;
+    }
+    drop(admin);
+    let kept = Store::connect(&SecretString::from(format!("{server}/{template}")), 2)
+        .await
+        .ok()?;
+    kept.migrate().await.expect("migrate the kept template");
+    kept.pool().close().await;
+    let today: NaiveDate = super::STORED_TODAY.parse().ok()?;
+    println!("  (set-up: kept from an earlier run, {template})");
+    gsl_sync::simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        gsl_sync::simulator::SimulatorOptions {
+            cards: n,
+            today: today.pred_opt()?,
+            rate_limit: None,
+            ..Default::default()
+        },
+    )
+    .await
+    .ok()
+}
+
+/// Records that `template` holds the stored state of `n` cards, for `kept_template`.
+pub async fn mark_template(server: &str, template: &str, n: u64) {
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("admin");
+    let sql = format!("COMMENT ON DATABASE {template} IS '{}'", template_marker(n));
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut admin)
+        .await
+        .expect("mark template");
+}
+
+fn template_marker(n: u64) -> String {
+    format!(
+        "gsl-sync bench stored fleet: {n} cards through {}",
+        super::STORED_TODAY
+    )
+}
+
 fn first_of_month(d: NaiveDate) -> NaiveDate {
     d.with_day(1).unwrap()
 }

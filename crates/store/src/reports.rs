@@ -50,37 +50,45 @@ pub struct UsageTotals {
     pub prev_daily_mb: f64,
 }
 
-/// The SQL expression naming a card's group; `t.tag` comes from the tag lateral join.
-fn group_expr(by: GroupBy) -> &'static str {
+/// The name of a grouping in `sim_report_groups`; by card the report reads the report rows themselves.
+fn grouping(by: GroupBy) -> Option<&'static str> {
     match by {
-        GroupBy::Sim => "coalesce(r.iccid, r.sim_card_id::text)",
-        GroupBy::Pool => "coalesce(r.sim_pool_id::text, '(no pool)')",
-        GroupBy::Plan => "coalesce(r.price_plan_name, '(no plan)')",
-        GroupBy::Tag => "coalesce(t.tag, '(untagged)')",
-        GroupBy::Account => "r.account",
+        GroupBy::Sim => None,
+        GroupBy::Pool => Some("pool"),
+        GroupBy::Plan => Some("plan"),
+        GroupBy::Tag => Some("tag"),
+        GroupBy::Account => Some("account"),
     }
 }
 
-// `tags` was split once when the card was written; a card counts once per distinct tag.
-const TAG_JOIN: &str =
-    "LEFT JOIN LATERAL (SELECT DISTINCT x AS tag FROM unnest(r.tags) x) t ON true";
+/// By card: one group per report row (`sim_report_month`, one per card and month).
+const BY_CARD: &str = "SELECT coalesce(r.iccid, r.sim_card_id::text) AS grp, count(*) AS cards, \
+        coalesce(sum(r.flow_mb), 0) AS daily, sum(r.used_mb) AS monthly, coalesce(sum(r.prev_flow_mb), 0) AS prev \
+    FROM sim_report_month r WHERE r.month = $1 GROUP BY 1";
 
-/// Per-group sums of the month's report rows (`sim_report_month`, one per card: this month's daily flow,
-/// month-usages of the cycle and the previous month's daily flow, beside the card's grouping attributes).
+/// By account, plan, pool or tag: the group sums the merges keep (`sim_report_groups`, one row per account
+/// and group), summed over accounts. A group left with no card is gone.
+const BY_GROUP: &str = "SELECT grp, sum(cards)::int8 AS cards, sum(flow_mb)::float8 AS daily, \
+        CASE WHEN sum(used_cards) > 0 THEN sum(used_mb)::float8 END AS monthly, sum(prev_flow_mb)::float8 AS prev \
+    FROM sim_report_groups WHERE month = $1 AND grouped_by = $3 GROUP BY grp HAVING sum(cards) > 0";
+
+/// This month's figures per group, largest daily sum first, cut to `top`; the count and the daily sum are
+/// over every group.
 pub async fn usage_by_group(
     store: &Store,
     month: NaiveDate,
     by: GroupBy,
     top: Option<usize>,
 ) -> Result<UsageGroups> {
-    let tag_join = if by == GroupBy::Tag { TAG_JOIN } else { "" };
+    let groups = if grouping(by).is_some() {
+        BY_GROUP
+    } else {
+        BY_CARD
+    };
     let sql = format!(
-        "WITH g AS (SELECT {g} AS grp, count(*) AS cards, coalesce(sum(r.flow_mb), 0) AS daily, \
-                           sum(r.used_mb) AS monthly, coalesce(sum(r.prev_flow_mb), 0) AS prev \
-                    FROM sim_report_month r {tag_join} WHERE r.month = $1 GROUP BY 1) \
+        "WITH g AS ({groups}) \
          SELECT grp, cards, daily, monthly, prev, count(*) OVER () AS groups, sum(daily) OVER () AS all_daily \
-         FROM g ORDER BY daily DESC, grp LIMIT $2",
-        g = group_expr(by)
+         FROM g ORDER BY daily DESC, grp LIMIT $2"
     );
     // Grouping by card hashes a million groups: at the default work_mem that spills to disk and triples
     // the time. Reports are rare, so they may take the memory for a moment.
@@ -88,11 +96,15 @@ pub async fn usage_by_group(
     sqlx::query("SET LOCAL work_mem = '256MB'")
         .execute(&mut *tx)
         .await?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    // With a limit of 0 one row is still read, for the count.
+    let limit = top.map(|n| i64::try_from(n.max(1)).unwrap_or(i64::MAX));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(month)
-        .bind(top.map(|n| i64::try_from(n).unwrap_or(i64::MAX)))
-        .fetch_all(&mut *tx)
-        .await?;
+        .bind(limit);
+    if let Some(grouping) = grouping(by) {
+        query = query.bind(grouping);
+    }
+    let rows = query.fetch_all(&mut *tx).await?;
     tx.commit().await?;
     let mut out = UsageGroups::default();
     if let Some(first) = rows.first() {
@@ -111,30 +123,18 @@ pub async fn usage_by_group(
             })
         })
         .collect::<Result<_>>()?;
-    // A limit of 0 returns no row to read the count from.
     if top == Some(0) {
-        out.groups_total = usage_by_group_count(store, month, by).await?;
+        out.top.clear();
     }
     Ok(out)
-}
-
-async fn usage_by_group_count(store: &Store, month: NaiveDate, by: GroupBy) -> Result<i64> {
-    let tag_join = if by == GroupBy::Tag { TAG_JOIN } else { "" };
-    let sql = format!(
-        "SELECT count(DISTINCT {g}) FROM sim_report_month r {tag_join} WHERE r.month = $1",
-        g = group_expr(by)
-    );
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(month)
-        .fetch_one(store.pool())
-        .await?)
 }
 
 /// The month's sums over every card.
 pub async fn usage_totals(store: &Store, month: NaiveDate) -> Result<UsageTotals> {
     let (cards, daily_mb, monthly_mb, prev_daily_mb) = sqlx::query_as(
-        "SELECT count(*), coalesce(sum(flow_mb), 0), coalesce(sum(used_mb), 0), coalesce(sum(prev_flow_mb), 0) \
-         FROM sim_report_month WHERE month = $1",
+        "SELECT coalesce(sum(cards), 0)::int8, coalesce(sum(flow_mb), 0)::float8, coalesce(sum(used_mb), 0)::float8, \
+                coalesce(sum(prev_flow_mb), 0)::float8 \
+         FROM sim_report_groups WHERE month = $1 AND grouped_by = 'account'",
     )
     .bind(month)
     .fetch_one(store.pool())
@@ -189,6 +189,9 @@ const REBUILD: &[&str] = &[
      WHERE day >= date_trunc('month', $1::date) AND day < $2 GROUP BY 1, 2",
     // Report rows of the rebuilt months and of the month after (its previous-month figure).
     "DELETE FROM sim_report_month WHERE month >= date_trunc('month', $1::date) \
+       AND month <= (date_trunc('month', ($2 - 1)::date) + interval '1 month')::date",
+    // The groups the deleted rows leave are zero if they were right; cleared, the insert below sums them anew.
+    "DELETE FROM sim_report_groups WHERE month >= date_trunc('month', $1::date) \
        AND month <= (date_trunc('month', ($2 - 1)::date) + interval '1 month')::date",
     "INSERT INTO sim_report_month (account, sim_card_id, month, flow_mb, prev_flow_mb, used_mb, \
                                    iccid, price_plan_name, sim_pool_id, tags) \
@@ -319,4 +322,117 @@ pub async fn card_history(
     .bind(to)
     .fetch_all(store.pool())
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows::{DailyFlowRow, MonthlyUsageRow};
+    use crate::Fence;
+
+    fn flow(id: i64, day: &str, mb: f64) -> DailyFlowRow {
+        DailyFlowRow {
+            sim_card_id: id.into(),
+            iccid: None,
+            day: day.parse().unwrap(),
+            flow_mb: mb,
+        }
+    }
+
+    /// The group rows the triggers keep, and the same sums taken afresh from the report rows: equal, to the
+    /// last digit, after every kind of write.
+    async fn kept_and_afresh(pool: &sqlx::PgPool) -> (Vec<String>, Vec<String>) {
+        let kept = "SELECT concat_ws(' ', month, grouped_by, account, grp, cards, trim_scale(flow_mb), trim_scale(prev_flow_mb), \
+                           trim_scale(used_mb), used_cards) \
+                    FROM sim_report_groups WHERE cards <> 0 ORDER BY 1";
+        let afresh = "SELECT concat_ws(' ', month, k.grouped_by, r.account, k.grp, count(*), \
+                             trim_scale(coalesce(sum(r.flow_mb::numeric), 0)), trim_scale(coalesce(sum(r.prev_flow_mb::numeric), 0)), \
+                             trim_scale(coalesce(sum(r.used_mb::numeric), 0)), count(r.used_mb)) \
+                      FROM sim_report_month r \
+                      CROSS JOIN LATERAL gsl_report_groups(r.account, r.price_plan_name, r.sim_pool_id, r.tags) k \
+                      GROUP BY r.month, k.grouped_by, r.account, k.grp ORDER BY 1";
+        let read = |sql: &'static str| sqlx::query_scalar::<_, String>(sql).fetch_all(pool);
+        (read(kept).await.unwrap(), read(afresh).await.unwrap())
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn group_sums_follow_every_write_of_the_report_rows(pool: sqlx::PgPool) {
+        let store = Store::from_pool(pool.clone());
+        let f = Fence::unfenced();
+        sqlx::query(
+            "INSERT INTO sim_cards (account, sim_card_id, iccid, price_plan_name, sim_pool_id, tag_names) VALUES \
+             ('main', 1, 'X1', 'A', 7, 'a,b,a'), ('main', 2, 'X2', 'A', NULL, NULL), \
+             ('other', 3, 'X3', NULL, 7, 'b')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let check = |step: &'static str| {
+            let pool = pool.clone();
+            async move {
+                let (kept, afresh) = kept_and_afresh(&pool).await;
+                assert!(!afresh.is_empty(), "{step}: no report rows");
+                assert_eq!(kept, afresh, "{step}");
+            }
+        };
+        let days = [
+            flow(1, "2026-10-31", 0.1),
+            flow(1, "2026-11-01", 0.2),
+            flow(2, "2026-11-01", 1e-9),
+        ];
+        store.merge_daily_flow(&f, "main", &days).await.unwrap();
+        store
+            .merge_daily_flow(&f, "other", &[flow(3, "2026-11-02", 3.3)])
+            .await
+            .unwrap();
+        check("merged").await;
+        store
+            .merge_daily_flow(&f, "main", &[flow(1, "2026-11-01", 0.7)])
+            .await
+            .unwrap();
+        check("corrected").await;
+        let usage = MonthlyUsageRow {
+            sim_card_id: 2.into(),
+            iccid: None,
+            billing_cycle: "2026-11-01".parse().unwrap(),
+            flow_used_mb: 9.5,
+        };
+        store
+            .merge_monthly_usage(&f, "main", &[usage])
+            .await
+            .unwrap();
+        check("month-usages").await;
+        sqlx::query(
+            "UPDATE sim_cards SET price_plan_name = 'B', tag_names = 'c', sim_pool_id = 8 WHERE sim_card_id = 1",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        check("a card moved").await;
+        let from: NaiveDate = "2026-10-01".parse().unwrap();
+        rebuild_flow_rollup(&store, from, "2026-12-01".parse().unwrap())
+            .await
+            .unwrap();
+        check("rebuilt").await;
+        store
+            .drop_partitions_before("2026-11-01".parse().unwrap())
+            .await
+            .unwrap();
+        check("October dropped").await;
+        let by_plan = usage_by_group(&store, "2026-11-01".parse().unwrap(), GroupBy::Plan, None)
+            .await
+            .unwrap();
+        let plans: Vec<(&str, i64)> = by_plan
+            .top
+            .iter()
+            .map(|g| (g.group.as_str(), g.cards))
+            .collect();
+        assert_eq!(plans, [("(no plan)", 1), ("B", 1), ("A", 1)]);
+        assert_eq!(by_plan.groups_total, 3);
+        let none = usage_by_group(&store, "2026-11-01".parse().unwrap(), GroupBy::Tag, Some(0))
+            .await
+            .unwrap();
+        assert!(none.top.is_empty());
+        assert_eq!(none.groups_total, 3, "b, c and (untagged)");
+    }
 }
