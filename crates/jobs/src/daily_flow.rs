@@ -10,9 +10,8 @@ use super::map;
 use super::planner::{self, MonthState, Plan};
 use super::progress::ProgressEvent;
 use gsl_client::{CardSelector, DailyFlowQuery};
-use gsl_domain::{FlowPeriod, YearMonth};
+use gsl_domain::{FlowPeriod, SimCardId, YearMonth};
 use gsl_store::flow_state::FlowMonthState;
-use gsl_store::CardKey;
 
 /// Rows merged per transaction: answers are buffered up to this (a killed run refetches what was unmerged).
 const MERGE_ROWS: usize = 10_000;
@@ -31,7 +30,7 @@ pub(crate) async fn run(
     record_gap(ctx, &plan, &mut counts);
     let mut feed = CardFeed::new(ctx);
     let cards = feed.next(ctx).await?.unwrap_or_default();
-    let batches: Vec<&[CardKey]> = cards.chunks(ctx.settings.daily_flow_batch_size).collect();
+    let batches: Vec<&[SimCardId]> = cards.chunks(ctx.settings.daily_flow_batch_size).collect();
     let calls_total = (plan.periods.len() * batches.len()) as u64;
     for period in &plan.periods {
         fetch_period(ctx, *period, &batches, calls_total, &mut counts).await?;
@@ -41,7 +40,7 @@ pub(crate) async fn run(
     }
     // Cards the inventory running beside this job lists for the first time, fetched as they arrive.
     while let Some(late) = feed.next(ctx).await? {
-        let batches: Vec<&[CardKey]> = late.chunks(ctx.settings.daily_flow_batch_size).collect();
+        let batches: Vec<&[SimCardId]> = late.chunks(ctx.settings.daily_flow_batch_size).collect();
         let calls = (plan.periods.len() * batches.len()) as u64;
         for period in &plan.periods {
             fetch_period(ctx, *period, &batches, calls, &mut counts).await?;
@@ -89,7 +88,7 @@ fn record_gap(ctx: &JobContext<'_>, plan: &Plan, counts: &mut Counts) {
 async fn fetch_period(
     ctx: &JobContext<'_>,
     period: FlowPeriod,
-    batches: &[&[CardKey]],
+    batches: &[&[SimCardId]],
     calls_total: u64,
     counts: &mut Counts,
 ) -> Result<(), SyncError> {
@@ -102,7 +101,7 @@ async fn fetch_period(
     let queries: Vec<DailyFlowQuery> = batches
         .iter()
         .map(|batch| DailyFlowQuery {
-            cards: CardSelector::Ids(batch.iter().map(|c| c.sim_card_id).collect()),
+            cards: CardSelector::Ids(batch.to_vec()),
             period,
         })
         .collect();

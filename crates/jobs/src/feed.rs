@@ -11,7 +11,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use gsl_domain::SimCardId;
-use gsl_store::CardKey;
 
 use super::engine::{JobContext, SyncError};
 
@@ -23,7 +22,11 @@ const POLL: Duration = Duration::from_secs(2);
 const OVERLAP: chrono::Duration = chrono::Duration::minutes(5);
 
 pub(crate) struct CardFeed {
-    known: HashSet<SimCardId>,
+    /// The first look's cards, sorted by id (as the store returns them): 8 bytes a card, where a set of a
+    /// million would take three times that for the whole run.
+    first_look: Vec<SimCardId>,
+    /// Cards handed out by later looks: the few the running inventory pass adds.
+    later: HashSet<SimCardId>,
     /// Where the next look starts; `None` until the first look, which takes every stored card.
     since: Option<DateTime<Utc>>,
     /// The inventory of this process rings it after each merge; the poll covers one running elsewhere.
@@ -37,7 +40,8 @@ pub(crate) struct CardFeed {
 impl CardFeed {
     pub fn new(ctx: &JobContext<'_>) -> Self {
         Self {
-            known: HashSet::new(),
+            first_look: Vec::new(),
+            later: HashSet::new(),
             since: None,
             merged: ctx.account.cards_merged.subscribe(),
             saw_listing: false,
@@ -47,7 +51,10 @@ impl CardFeed {
 
     /// The next cards to work on: all stored cards the first time (possibly none), then each time cards
     /// the inventory added meanwhile; `None` once no inventory pass runs and every card was handed out.
-    pub async fn next(&mut self, ctx: &JobContext<'_>) -> Result<Option<Vec<CardKey>>, SyncError> {
+    pub async fn next(
+        &mut self,
+        ctx: &JobContext<'_>,
+    ) -> Result<Option<Vec<SimCardId>>, SyncError> {
         loop {
             // Whatever was rung before this look is covered by it.
             self.merged.borrow_and_update();
@@ -62,12 +69,14 @@ impl CardFeed {
                 .cards_first_seen_since(&ctx.account.name, self.since)
                 .await?;
             self.since = Some(now - OVERLAP);
-            let fresh: Vec<CardKey> = cards
-                .into_iter()
-                .filter(|c| !self.known.contains(&c.sim_card_id))
-                .collect();
-            if first || !fresh.is_empty() {
-                self.known.extend(fresh.iter().map(|c| c.sim_card_id));
+            if first {
+                self.first_look = cards.clone();
+                self.first_look.sort_unstable();
+                return Ok(Some(cards));
+            }
+            let fresh: Vec<SimCardId> = cards.into_iter().filter(|id| !self.known(*id)).collect();
+            if !fresh.is_empty() {
+                self.later.extend(fresh.iter().copied());
                 return Ok(Some(fresh));
             }
             self.saw_listing |= listing;
@@ -83,8 +92,12 @@ impl CardFeed {
         }
     }
 
+    fn known(&self, id: SimCardId) -> bool {
+        self.first_look.binary_search(&id).is_ok() || self.later.contains(&id)
+    }
+
     /// Cards handed out so far.
     pub fn seen(&self) -> usize {
-        self.known.len()
+        self.first_look.len() + self.later.len()
     }
 }

@@ -30,14 +30,14 @@ pub(crate) async fn run(ctx: &JobContext<'_>) -> Result<Counts, SyncError> {
 /// the pace (at GSL's 5/s and at scaled limits alike).
 async fn month_usages(
     ctx: &JobContext<'_>,
-    cards: &[gsl_store::CardKey],
+    cards: &[gsl_domain::SimCardId],
     cycles: &[YearMonth],
     counts: &mut Counts,
 ) -> Result<(), SyncError> {
     let in_flight = ctx.calls_in_flight();
     let selectors: Vec<CardSelector> = cards
         .chunks(ctx.settings.monthly_batch_size)
-        .map(|batch| CardSelector::Ids(batch.iter().map(|c| c.sim_card_id).collect()))
+        .map(|batch| CardSelector::Ids(batch.to_vec()))
         .collect();
     let (client, cancel) = (ctx.client.clone(), ctx.cancel.clone());
     let cycles = cycles.to_vec();

@@ -272,28 +272,125 @@ impl Builder {
 }
 
 /// Compresses per-SIM families + fleet once per refresh, as deflate blocks ending on a sync flush (see
-/// `gzip`); the plain text is assembled chunk by chunk and never held whole.
+/// `gzip`); the plain text is assembled block by block and never held whole. Blocks are compressed on every
+/// core at once (as pigz does): each is a deflate stream of its own ending on a sync flush, so they join
+/// into one stream, and their CRCs combine into the member's.
 fn compress(r: &mut Rendering, level: u32) -> Result<(), MetricsError> {
-    use std::io::Write;
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let parts = Lines::new(&*r, None).chain([r.fleet.clone()]);
+    let blocks = deflate_in_parallel(parts, level, workers)?;
     let mut crc = crc32fast::Hasher::new();
     let mut len = 0u64;
-    for part in Lines::new(&*r, None).chain([r.fleet.clone()]) {
-        enc.write_all(&part)?;
-        crc.update(&part);
-        len += part.len() as u64;
+    let mut gz = Vec::with_capacity(blocks.iter().map(|b| b.deflate.len()).sum());
+    for block in blocks {
+        gz.extend_from_slice(&block.deflate);
+        crc.combine(&block.crc);
+        len += block.plain_len;
     }
-    enc.flush()?;
-    // Taken before the encoder is dropped, so its final block (written on drop) goes nowhere.
-    let mut gz = std::mem::take(enc.get_mut());
-    drop(enc);
-    gz.shrink_to_fit();
     r.gzip_crc = crc.finalize();
     r.gzip_len = len;
     r.stats.plain_bytes = len;
     r.stats.gzip_bytes = gz.len() as u64;
     r.gzip = gz.into();
     Ok(())
+}
+
+/// Plain text gathered into one block before it is compressed: large enough that restarting the
+/// compressor's window at each block costs nothing measurable.
+const BLOCK: usize = 4 << 20;
+
+struct Block {
+    deflate: Vec<u8>,
+    crc: crc32fast::Hasher,
+    plain_len: u64,
+}
+
+/// Deflates `parts`, gathered into blocks of `BLOCK`, on `workers` threads; the blocks in text order.
+fn deflate_in_parallel(
+    parts: impl Iterator<Item = Bytes>,
+    level: u32,
+    workers: usize,
+) -> Result<Vec<Block>, MetricsError> {
+    let (to_workers, queue) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(workers);
+    let queue = std::sync::Mutex::new(queue);
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> std::io::Result<()> {
+                    loop {
+                        let next = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        let Ok((index, plain)) = next else {
+                            return Ok(());
+                        };
+                        let block = deflate_block(&plain, level)?;
+                        match done.lock() {
+                            Ok(mut d) => d.push((index, block)),
+                            Err(poisoned) => poisoned.into_inner().push((index, block)),
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut plain = Vec::with_capacity(BLOCK + CHUNK_SLACK);
+        let mut index = 0;
+        for part in parts {
+            plain.extend_from_slice(&part);
+            if plain.len() >= BLOCK {
+                let full = std::mem::replace(&mut plain, Vec::with_capacity(BLOCK + CHUNK_SLACK));
+                // A send fails only when every worker has stopped on an error, reported below.
+                if to_workers.send((index, full)).is_err() {
+                    break;
+                }
+                index += 1;
+            }
+        }
+        if !plain.is_empty() {
+            let _ = to_workers.send((index, plain));
+        }
+        drop(to_workers);
+        for handle in handles {
+            match handle.join() {
+                Ok(result) => result?,
+                Err(_) => return Err(std::io::Error::other("a compression thread panicked")),
+            }
+        }
+        Ok(())
+    })?;
+    let mut blocks = match done.into_inner() {
+        Ok(d) => d,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    blocks.sort_unstable_by_key(|(index, _)| *index);
+    Ok(blocks.into_iter().map(|(_, block)| block).collect())
+}
+
+/// Room for the part that takes a block past `BLOCK` (scrape chunks are 1 MiB).
+const CHUNK_SLACK: usize = 2 << 20;
+
+/// One block as a deflate stream ending on a sync flush, without a final block.
+fn deflate_block(plain: &[u8], level: u32) -> std::io::Result<Block> {
+    use std::io::Write;
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(plain.len() / 8),
+        flate2::Compression::new(level),
+    );
+    enc.write_all(plain)?;
+    enc.flush()?;
+    // Taken before the encoder is dropped, so its final block (written on drop) goes nowhere.
+    let mut deflate = std::mem::take(enc.get_mut());
+    drop(enc);
+    deflate.shrink_to_fit();
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(plain);
+    Ok(Block {
+        deflate,
+        crc,
+        plain_len: plain.len() as u64,
+    })
 }
 
 pub use gsl_domain::usage_ratio;
@@ -485,8 +582,15 @@ mod tests {
 
     #[test]
     fn gzip_cache_decodes_to_the_plain_text() {
+        // 500 cards fit in one block; 40,000 (about 19 MB of text) take several, compressed side by side.
+        for n in [500, 40_000] {
+            gzip_decodes_to_the_plain_text(n);
+        }
+    }
+
+    fn gzip_decodes_to_the_plain_text(n: i64) {
         use std::io::Read;
-        let cards: Vec<GaugeCard> = (0..500).map(|i| card(i, Some(2.0), Some(1.0))).collect();
+        let cards: Vec<GaugeCard> = (0..n).map(|i| card(i, Some(2.0), Some(i as f64))).collect();
         let g = SimGauges::from_rows(cards, &FleetExtras::default(), &MetricsOptions::default())
             .unwrap();
         let daemon = b"# TYPE x gauge\nx 1\n".to_vec();
@@ -506,6 +610,11 @@ mod tests {
             .read_to_string(&mut plain)
             .unwrap();
         let expected = body(g.snapshot(), ScrapeRequest::default(), daemon).concat();
+        assert!(
+            n < 10_000 || expected.len() > 3 * BLOCK,
+            "{}",
+            expected.len()
+        );
         assert_eq!(plain.as_bytes(), expected);
     }
 

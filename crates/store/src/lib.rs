@@ -201,8 +201,7 @@ pub use announce::{Heard, RefreshListener};
 pub use leader::{Fence, LeaderLock};
 pub use leases::{fair_share, Leases};
 pub use rows::{
-    CardKey, CardRow, DailyFlowRow, MergeStats, MonthlyUsageRow, PoolMemberRow, PoolRow,
-    PoolUsageRow,
+    CardRow, DailyFlowRow, MergeStats, MonthlyUsageRow, PoolMemberRow, PoolRow, PoolUsageRow,
 };
 pub use runs::{RunOutcome, RunStatus};
 pub mod gauges;

@@ -117,11 +117,3 @@ impl std::ops::AddAssign for MergeStats {
         self.unchanged += o.unchanged;
     }
 }
-
-/// How the jobs address a card.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct CardKey {
-    pub sim_card_id: SimCardId,
-    pub iccid: Option<String>,
-    pub cid: Option<String>,
-}
