@@ -92,20 +92,25 @@ async fn set(pool: &PgPool, id: i64, assignment: &str) {
     .expect("update card");
 }
 
+/// Stores `flows` as the card's daily flow up to `last_day`, through the daily merge as a sync does, so
+/// the rollups the rules read (the report rows) hold them too.
 async fn daily(pool: &PgPool, id: i64, last_day: &str, flows: &[f64]) {
     let last = day(last_day);
-    for (i, mb) in flows.iter().rev().enumerate() {
-        sqlx::query(
-            "INSERT INTO sim_daily_flow (account, sim_card_id, day, flow_mb) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(ACCOUNT)
-        .bind(id)
-        .bind(last - chrono::Days::new(i as u64))
-        .bind(mb)
-        .execute(pool)
+    let rows: Vec<gsl_sync::store::DailyFlowRow> = flows
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, mb)| gsl_sync::store::DailyFlowRow {
+            sim_card_id: id.into(),
+            iccid: None,
+            day: last - chrono::Days::new(i as u64),
+            flow_mb: *mb,
+        })
+        .collect();
+    Store::from_pool(pool.clone())
+        .merge_daily_flow(&gsl_sync::store::Fence::unfenced(), ACCOUNT, &rows)
         .await
         .expect("daily flow");
-    }
 }
 
 /// Every episode as (kind, subject, open?), ordered by id.
@@ -208,6 +213,24 @@ async fn removed_cards_resolve_their_episodes(pool: PgPool) {
     assert_eq!(
         episodes(&pool).await,
         vec![ep("GslSimQuotaCritical", "sim:1", false)]
+    );
+}
+
+/// The rule reads the window only for cards whose month sums allow it to fire: a window that starts in the
+/// previous month counts that month's sum too.
+#[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
+async fn projection_reads_a_window_reaching_into_the_previous_month(pool: PgPool) {
+    let store = setup(&pool).await;
+    let s = settings();
+    card(&pool, 1, 500.0, 250.0).await;
+    // 24 February to 2 March: five of the seven days are February's.
+    daily(&pool, 1, "2026-03-02", &[100.0; 7]).await;
+    alerts::evaluate(&store, &s, day("2026-03-02"), at(0))
+        .await
+        .expect("evaluate");
+    assert_eq!(
+        episodes(&pool).await,
+        vec![ep("GslSimExhaustionProjected", "sim:1", true)]
     );
 }
 
