@@ -83,13 +83,17 @@ CREATE TEMP TABLE alert_overrides ON COMMIT DROP AS
 SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[], $5::float8[], $6::float8[])
     AS o(ord, price_plan, sim_pool_id, tag, warning, critical)";
 
+// Every current card, once: the suspension rule reads it here rather than scanning `sim_cards` again. `ratio`
+// is NULL where the figures make none (negative, or nothing used of nothing), which no ratio rule matches.
 // Each card's freshest figures (`realtime::FRESHEST`): a real-time check from a day after the nightly
 // figures' cutoff wins, so a quota rule fires on it first; the next night's figures (the day's whole usage,
 // never less) then keep the same episode open. `source` says which one the row holds.
 const CARD_RATIOS: &str = "
 CREATE TEMP TABLE alert_card_ratio ON COMMIT DROP AS
-SELECT c.account, c.sim_card_id, c.iccid, c.data_date,
-       x.used, x.left_mb, x.used / (x.used + x.left_mb) AS ratio,
+SELECT c.account, c.sim_card_id, c.iccid, c.data_date, c.operator_status,
+       x.used, x.left_mb,
+       CASE WHEN x.used >= 0 AND x.left_mb >= 0 AND x.used + x.left_mb > 0 THEN x.used / (x.used + x.left_mb) END
+           AS ratio,
        CASE WHEN x.realtime THEN 'realtime' ELSE 'nightly' END AS source,
        CASE WHEN x.realtime THEN r.checked_at END AS checked_at,
        coalesce(t.warning, $1) AS warn, coalesce(t.critical, $2) AS crit
@@ -97,8 +101,7 @@ FROM sim_cards c
 LEFT JOIN sim_realtime_usage r ON r.account = c.account AND r.sim_card_id = c.sim_card_id
 CROSS JOIN LATERAL (FRESHEST) x
 LEFT JOIN LATERAL (THRESHOLDS) t ON true
-WHERE c.removed_at IS NULL AND x.used >= 0 AND x.left_mb >= 0
-  AND x.used + x.left_mb > 0";
+WHERE c.removed_at IS NULL";
 
 // Tags: `sim_cards.tags`, split once when the card was written; the first match wins by level (plan, pool, tag),
 // then by position in the configuration.
@@ -138,7 +141,7 @@ const RULE_SUSPENDED: &str = "
 INSERT INTO alert_now
 SELECT account, 'GslSimSuspended', 'critical', sim_card_id, iccid, NULL, 'sim:' || sim_card_id,
        operator_status, NULL, jsonb_build_object('operator_status', operator_status)
-FROM sim_cards WHERE removed_at IS NULL AND operator_status IS NOT NULL AND operator_status <> -1";
+FROM alert_card_ratio WHERE operator_status IS NOT NULL AND operator_status <> -1";
 
 /// A card's recent daily rate, $1 the newest day and $2 the window in days: the window's total over the
 /// window's length (days without a row count as zero). The watchlist projects with the same rate.
