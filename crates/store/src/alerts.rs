@@ -173,13 +173,13 @@ WHERE c.ratio < c.warn
            + CASE WHEN $1::date - $2 + 1 < date_trunc('month', $1::date)::date THEN coalesce(m.prev_flow_mb, 0) ELSE 0 END))
   AND f.rate > 0 AND c.left_mb / f.rate <= $3";
 
-// Only cards over the absolute floor on the day are looked at, so the median runs over few cards.
+// Only cards over the absolute floor on the day are looked at, so the median runs over few cards. It reads
+// no temporary table, so it runs on a connection of its own beside the other rules (`usage_anomalies`):
+// its per-card medians are a second core's work at a million cards.
 const RULE_ANOMALY: &str = "
-INSERT INTO alert_now
-SELECT s.account, 'GslSimUsageAnomaly', 'warning', s.sim_card_id, c.iccid, NULL, 'sim:' || s.sim_card_id,
-       s.flow_mb, $4 * b.median,
+SELECT s.account, s.sim_card_id, c.iccid, s.flow_mb AS value, $4 * b.median AS threshold,
        jsonb_build_object('flow_mb', s.flow_mb, 'baseline_mb', b.median, 'baseline_days', b.n,
-           'factor', $4, 'day', $1::date)
+           'factor', $4, 'day', $1::date)::text AS details
 FROM (SELECT account, sim_card_id, flow_mb FROM sim_daily_flow WHERE day = $1::date AND flow_mb > $5) s
 JOIN LATERAL (
     SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY h.flow_mb) AS median, count(*) AS n
@@ -189,6 +189,24 @@ JOIN LATERAL (
 ) b ON true
 JOIN sim_cards c ON c.account = s.account AND c.sim_card_id = s.sim_card_id AND c.removed_at IS NULL
 WHERE b.n >= $3 AND s.flow_mb > $4 * b.median";
+
+const INSERT_ANOMALIES: &str = "
+INSERT INTO alert_now
+SELECT account, 'GslSimUsageAnomaly', 'warning', sim_card_id, iccid, NULL, 'sim:' || sim_card_id, value,
+       threshold, details::jsonb
+FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[], $5::float8[], $6::text[])
+    AS a(account, sim_card_id, iccid, value, threshold, details)";
+
+/// A card whose day is far above its own baseline, as `RULE_ANOMALY` finds it.
+#[derive(Debug, sqlx::FromRow)]
+struct Anomaly {
+    account: String,
+    sim_card_id: SimCardId,
+    iccid: Option<String>,
+    value: f64,
+    threshold: f64,
+    details: String,
+}
 
 const RULE_POOL: &str = "
 INSERT INTO alert_now
@@ -279,7 +297,14 @@ impl Store {
         // Each rule is one statement over the fleet, planned once a run: compiling it (JIT) cost more than
         // it saved, about 0.2 s a statement at a million cards.
         sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
-        collect_conditions(&mut tx, params).await?;
+        let (conditions, anomalies) = tokio::join!(
+            collect_conditions(&mut tx, params),
+            self.usage_anomalies(params)
+        );
+        conditions?;
+        insert_anomalies(&mut tx, &anomalies?).await?;
+        // Temporary tables get no statistics from autovacuum; without them the reconciliation plans badly.
+        sqlx::query("ANALYZE alert_now").execute(&mut *tx).await?;
         let kinds: Vec<String> = KINDS.iter().map(|k| k.to_string()).collect();
         let resolved = sqlx::query(RESOLVE)
             .bind(now)
@@ -300,6 +325,22 @@ impl Store {
             resolved,
             open: u64::try_from(open).unwrap_or(0),
         })
+    }
+
+    /// The usage-anomaly rule's conditions, read on a connection of its own.
+    async fn usage_anomalies(&self, p: &RuleParams) -> Result<Vec<Anomaly>> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+        let rows = sqlx::query_as(RULE_ANOMALY)
+            .bind(p.as_of)
+            .bind(p.anomaly_baseline_days)
+            .bind(p.anomaly_min_history_days)
+            .bind(p.anomaly_factor)
+            .bind(p.anomaly_min_mb)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
     }
 
     /// Firing episodes, newest first, optionally of one kind: what a receiver was told is firing now.
@@ -417,21 +458,24 @@ async fn collect_conditions(tx: &mut Transaction<'_, Postgres>, p: &RuleParams) 
         .bind(p.projection_days)
         .execute(&mut **tx)
         .await?;
-    sqlx::query(RULE_ANOMALY)
-        .bind(p.as_of)
-        .bind(p.anomaly_baseline_days)
-        .bind(p.anomaly_min_history_days)
-        .bind(p.anomaly_factor)
-        .bind(p.anomaly_min_mb)
-        .execute(&mut **tx)
-        .await?;
     sqlx::query(RULE_POOL)
         .bind(p.warning)
         .bind(p.critical)
         .execute(&mut **tx)
         .await?;
-    // Temporary tables get no statistics from autovacuum; without them the reconciliation plans badly.
-    sqlx::query("ANALYZE alert_now").execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn insert_anomalies(tx: &mut Transaction<'_, Postgres>, rows: &[Anomaly]) -> Result<()> {
+    sqlx::query(INSERT_ANOMALIES)
+        .bind(rows.iter().map(|a| a.account.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|a| a.sim_card_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|a| a.iccid.as_deref()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|a| a.value).collect::<Vec<_>>())
+        .bind(rows.iter().map(|a| a.threshold).collect::<Vec<_>>())
+        .bind(rows.iter().map(|a| a.details.as_str()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
