@@ -294,8 +294,8 @@ impl Store {
         )
         .execute(&mut *tx)
         .await?;
-        // Each rule is one statement over the fleet, planned once a run: compiling it (JIT) cost more than
-        // it saved, about 0.2 s a statement at a million cards.
+        // Each rule is one statement over the fleet, executed once: compiling it (JIT) is paid on every run
+        // and never earned back by a second execution.
         sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
         let (conditions, anomalies) = tokio::join!(
             collect_conditions(&mut tx, params),
