@@ -7,6 +7,7 @@ use futures::StreamExt;
 use super::engine::{Counts, JobContext, SyncError};
 use super::feed::CardFeed;
 use super::map;
+use super::overlap::merge_while_fetching;
 use super::planner::{self, MonthState, Plan};
 use super::progress::ProgressEvent;
 use gsl_client::{CardSelector, DailyFlowQuery};
@@ -107,7 +108,7 @@ async fn fetch_period(
         .collect();
     let cancel = ctx.cancel.clone();
     let in_flight = ctx.calls_in_flight();
-    let mut answers = futures::stream::iter(queries)
+    let answers = futures::stream::iter(queries)
         .map(move |query| {
             let client = client.clone();
             let cancel = cancel.clone();
@@ -119,19 +120,9 @@ async fn fetch_period(
             }
         })
         .buffer_unordered(in_flight);
-    // Fetching and merging overlap: while a merge waits on Postgres the calls go on, so the API budget, not
-    // the database, sets the pace. The channel bounds how many answers wait for a merge.
-    let (tx, mut rx) = tokio::sync::mpsc::channel(in_flight * 2);
-    let fetch = async move {
-        while let Some(answer) = answers.next().await {
-            if tx.send(answer).await.is_err() {
-                break;
-            }
-        }
-    };
-    let merge = async {
+    merge_while_fetching(answers, in_flight * 2, move |mut answers| async move {
         let mut pending = Vec::new();
-        while let Some(answer) = rx.recv().await {
+        while let Some(answer) = answers.recv().await {
             let answer = answer?;
             counts.api_calls += 1;
             pending.extend(map::daily_flow_rows(&answer, |d| d >= from && d <= to));
@@ -149,13 +140,8 @@ async fn fetch_period(
             });
         }
         flush(ctx, &mut pending, counts).await
-    };
-    tokio::pin!(fetch, merge);
-    // The merge ends first on an error (dropping the fetch and its calls in flight) or after the last answer.
-    tokio::select! {
-        result = &mut merge => result,
-        () = &mut fetch => merge.await,
-    }
+    })
+    .await
 }
 
 /// Merges the buffered rows in one transaction: per-statement overhead dwarfs per-row work at 100 rows.

@@ -13,6 +13,7 @@ mod inventory;
 mod map;
 mod monthly;
 mod observe;
+mod overlap;
 pub mod planner;
 mod pools;
 pub mod progress;

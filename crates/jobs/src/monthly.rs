@@ -6,6 +6,7 @@ use futures::StreamExt;
 use super::engine::{Counts, JobContext, SyncError};
 use super::feed::CardFeed;
 use super::map;
+use super::overlap::merge_while_fetching;
 use gsl_client::CardSelector;
 use gsl_domain::YearMonth;
 
@@ -41,7 +42,7 @@ async fn month_usages(
         .collect();
     let (client, cancel) = (ctx.client.clone(), ctx.cancel.clone());
     let cycles = cycles.to_vec();
-    let mut answers = futures::stream::iter(selectors)
+    let answers = futures::stream::iter(selectors)
         .map(move |ids| {
             let (client, cancel, cycles) = (client.clone(), cancel.clone(), cycles.clone());
             async move {
@@ -52,16 +53,8 @@ async fn month_usages(
             }
         })
         .buffer_unordered(in_flight);
-    let (tx, mut rx) = tokio::sync::mpsc::channel(in_flight);
-    let fetch = async move {
-        while let Some(answer) = answers.next().await {
-            if tx.send(answer).await.is_err() {
-                break;
-            }
-        }
-    };
-    let merge = async {
-        while let Some(answer) = rx.recv().await {
+    merge_while_fetching(answers, in_flight, move |mut answers| async move {
+        while let Some(answer) = answers.recv().await {
             let usages = answer?;
             counts.api_calls += 1;
             let rows = map::monthly_rows(&usages);
@@ -74,11 +67,6 @@ async fn month_usages(
             counts.updated += stats.updated;
         }
         Ok(())
-    };
-    tokio::pin!(fetch, merge);
-    // The merge ends first on an error (dropping the calls in flight) or after the last answer.
-    tokio::select! {
-        result = &mut merge => result,
-        () = &mut fetch => merge.await,
-    }
+    })
+    .await
 }

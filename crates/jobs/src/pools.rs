@@ -3,6 +3,7 @@
 use futures::StreamExt;
 
 use super::engine::{Counts, JobContext, SyncError};
+use super::overlap::merge_while_fetching;
 use gsl_client::{short_page, BackPoolPage, PoolMemberPage, PoolPage, PoolQuery, ShortPage};
 use gsl_domain::{PoolId, YearMonth};
 use gsl_store::rows::{PoolMemberRow, PoolRow, PoolUsageRow};
@@ -186,23 +187,15 @@ async fn page_members(
     counts: &mut Counts,
 ) -> Result<(), SyncError> {
     let in_flight = ctx.calls_in_flight();
-    let mut fetched = futures::stream::iter(pools.iter().copied())
+    let fetched = futures::stream::iter(pools.iter().copied())
         .map(|pool_id| async move {
             let mut own = Counts::default();
             let rows = fetch_members(ctx, pool_id, billing, backward, cycle, &mut own).await;
             rows.map(|rows| (rows, own))
         })
         .buffer_unordered(in_flight);
-    let (tx, mut rx) = tokio::sync::mpsc::channel(in_flight);
-    let fetch = async move {
-        while let Some(answer) = fetched.next().await {
-            if tx.send(answer).await.is_err() {
-                break;
-            }
-        }
-    };
-    let merge = async {
-        while let Some(answer) = rx.recv().await {
+    merge_while_fetching(fetched, in_flight, move |mut answers| async move {
+        while let Some(answer) = answers.recv().await {
             let (rows, own) = answer?;
             counts.api_calls += own.api_calls;
             if let Some(short) = own.incomplete {
@@ -211,13 +204,8 @@ async fn page_members(
             write_members(ctx, &rows, counts).await?;
         }
         Ok(())
-    };
-    tokio::pin!(fetch, merge);
-    // The merge ends first on an error (dropping the calls in flight) or after the last answer.
-    tokio::select! {
-        result = &mut merge => result,
-        () = &mut fetch => merge.await,
-    }
+    })
+    .await
 }
 
 async fn fetch_members(

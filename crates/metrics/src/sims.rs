@@ -2,7 +2,7 @@
 //! and value text once into a compact table (see `table`) and compresses the gzip body once; a scrape only
 //! copies the pieces into lines (or serves the cached gzip), never formats a number.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -319,18 +319,14 @@ fn deflate_in_parallel(
             .map(|_| {
                 scope.spawn(|| -> std::io::Result<()> {
                     loop {
-                        let next = match queue.lock() {
-                            Ok(q) => q.recv(),
-                            Err(poisoned) => poisoned.into_inner().recv(),
-                        };
+                        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
                         let Ok((index, plain)) = next else {
                             return Ok(());
                         };
                         let block = deflate_block(&plain, level)?;
-                        match done.lock() {
-                            Ok(mut d) => d.push((index, block)),
-                            Err(poisoned) => poisoned.into_inner().push((index, block)),
-                        }
+                        done.lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push((index, block));
                     }
                 })
             })
@@ -360,10 +356,7 @@ fn deflate_in_parallel(
         }
         Ok(())
     })?;
-    let mut blocks = match done.into_inner() {
-        Ok(d) => d,
-        Err(poisoned) => poisoned.into_inner(),
-    };
+    let mut blocks = done.into_inner().unwrap_or_else(PoisonError::into_inner);
     blocks.sort_unstable_by_key(|(index, _)| *index);
     Ok(blocks.into_iter().map(|(_, block)| block).collect())
 }

@@ -80,7 +80,8 @@ pub async fn usage_by_group(
     by: GroupBy,
     top: Option<usize>,
 ) -> Result<UsageGroups> {
-    let groups = if grouping(by).is_some() {
+    let grouping = grouping(by);
+    let groups = if grouping.is_some() {
         BY_GROUP
     } else {
         BY_CARD
@@ -101,7 +102,7 @@ pub async fn usage_by_group(
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(month)
         .bind(limit);
-    if let Some(grouping) = grouping(by) {
+    if let Some(grouping) = grouping {
         query = query.bind(grouping);
     }
     let rows = query.fetch_all(&mut *tx).await?;
