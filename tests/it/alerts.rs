@@ -376,6 +376,59 @@ async fn overrides_match_plan_then_pool_then_tag(pool: PgPool) {
     assert_eq!(fired, vec!["sim:2", "sim:3"]);
 }
 
+/// An override moves a card between the quota and projection rules, which run on different connections;
+/// a pool override applies to the pool rule beside them.
+#[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
+async fn overrides_reach_the_projection_and_pool_rules(pool: PgPool) {
+    let store = setup(&pool).await;
+    let mut s = settings();
+    s.overrides = vec![
+        ThresholdOverride {
+            price_plan: Some("10GB".into()),
+            sim_pool_id: None,
+            tag: None,
+            warning_ratio: Some(0.95),
+            critical_ratio: Some(0.99),
+        },
+        ThresholdOverride {
+            price_plan: None,
+            sim_pool_id: Some(7.into()),
+            tag: None,
+            warning_ratio: Some(0.5),
+            critical_ratio: None,
+        },
+    ];
+    // ratio 0.85 and 150 MB left at 100 MB/day: quota warning under the global 0.8, projection under 0.95.
+    for id in [1, 2] {
+        card(&pool, id, 850.0, 150.0).await;
+        daily(&pool, id, AS_OF, &[100.0; 7]).await;
+    }
+    set(&pool, 1, "price_plan_name = '10GB'").await;
+    for (id, used) in [(7, 60.0), (8, 60.0)] {
+        sqlx::query(
+            "INSERT INTO sim_pool_usage (account, kind, sim_pool_id, billing_cycle, flow_total_mb, flow_used_mb)
+             VALUES ($1, 'forward', $2, '2026-03-01', 100, $3)",
+        )
+        .bind(ACCOUNT)
+        .bind(id as i64)
+        .bind(used)
+        .execute(&pool)
+        .await
+        .expect("pool usage");
+    }
+    eval(&store, &s, 0).await;
+    let mut fired = episodes(&pool).await;
+    fired.sort();
+    assert_eq!(
+        fired,
+        vec![
+            ep("GslPoolQuotaWarning", "pool:forward:7", true),
+            ep("GslSimExhaustionProjected", "sim:1", true),
+            ep("GslSimQuotaWarning", "sim:2", true),
+        ]
+    );
+}
+
 /// A card tagged with a full-width comma (`华北，fleet`) has the tag `fleet` for alerts, metrics and reports
 /// alike: the tags are split once, when the card is written.
 #[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
