@@ -615,11 +615,26 @@ async fn stored_joint_floor(n: u64, scale: f64) {
     for &together in modes {
         let store =
             stored::copy_database(&server(), "gsl_sync_bench_stored", "gsl_sync_bench_night").await;
+        evaluate_the_previous_night(&store, yesterday.pred_opt().unwrap()).await;
         reset_peak_rss();
         let (night, _) = run_night(&sim, store, today, scale, together, None).await;
         print_night(&night, scale, together);
     }
     sim.shutdown().await;
+}
+
+/// A daemon that has been running evaluated the previous night's data, so its episodes are open when this
+/// night begins; without them the first evaluation after the night would open every one of them, which a
+/// deployment does once in its life.
+async fn evaluate_the_previous_night(store: &Store, as_of: NaiveDate) {
+    let s = Settings::load_from(&Sources {
+        file: None,
+        env: Some(Default::default()),
+    })
+    .expect("settings");
+    gsl_sync::alerts::evaluate(store, &s.alerts, as_of, chrono::Utc::now())
+        .await
+        .expect("evaluate the previous night");
 }
 
 /// What users wait on once the scaled night has stored its N cards and their history (the side-by-side
