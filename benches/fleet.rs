@@ -623,15 +623,20 @@ async fn stored_joint_floor(n: u64, scale: f64) {
     sim.shutdown().await;
 }
 
+/// The built-in defaults, with no file and no environment.
+fn built_in_settings() -> Settings {
+    Settings::load_from(&Sources {
+        file: None,
+        env: Some(Default::default()),
+    })
+    .expect("settings")
+}
+
 /// A daemon that has been running evaluated the previous night's data, so its episodes are open when this
 /// night begins; without them the first evaluation after the night would open every one of them, which a
 /// deployment does once in its life.
 async fn evaluate_the_previous_night(store: &Store, as_of: NaiveDate) {
-    let s = Settings::load_from(&Sources {
-        file: None,
-        env: Some(Default::default()),
-    })
-    .expect("settings");
+    let s = built_in_settings();
     gsl_sync::alerts::evaluate(store, &s.alerts, as_of, chrono::Utc::now())
         .await
         .expect("evaluate the previous night");
@@ -654,11 +659,7 @@ async fn after_the_night(n: u64) {
         .await
         .expect("days");
     let today: NaiveDate = STORED_TODAY.parse().unwrap();
-    let s = Settings::load_from(&Sources {
-        file: None,
-        env: Some(Default::default()),
-    })
-    .expect("settings");
+    let s = built_in_settings();
     println!("== after that night: {n} cards, {days} days of history (release build)");
     let metrics = gsl_sync::metrics::MetricsOptions::new(&s.metrics, s.sync.timezone);
     let gauges = gsl_sync::metrics::SimGauges::new();

@@ -226,6 +226,15 @@ fn bind_overrides(query: PgQuery, rows: &[OverrideRow]) -> PgQuery {
         .bind(crit)
 }
 
+/// The overrides `card_figures` looks up, bound where it looks them up: only when there are any.
+fn bind_card_overrides(query: PgQuery, rows: &[OverrideRow]) -> PgQuery {
+    if rows.is_empty() {
+        query
+    } else {
+        bind_overrides(query, rows)
+    }
+}
+
 /// The card rules' thresholds bound first, then the overrides when the statement looks them up.
 fn with_thresholds(query: PgQuery, p: &RuleParams) -> PgQuery {
     query.bind(p.warning).bind(p.critical)
@@ -237,11 +246,10 @@ pub(super) async fn quota_suspended_and_pools(
     p: &RuleParams,
 ) -> Result<()> {
     let cards = RULE_QUOTA_AND_SUSPENDED.replace("CARD_FIGURES", &card_figures(&p.overrides, 3));
-    let mut query = with_thresholds(sqlx::query(sqlx::AssertSqlSafe(cards)), p);
-    if !p.overrides.is_empty() {
-        query = bind_overrides(query, &p.overrides);
-    }
-    query.execute(&mut **tx).await?;
+    let query = with_thresholds(sqlx::query(sqlx::AssertSqlSafe(cards)), p);
+    bind_card_overrides(query, &p.overrides)
+        .execute(&mut **tx)
+        .await?;
     let pools = RULE_POOL.replace("OVERRIDES", &overrides_from(3));
     let query = with_thresholds(sqlx::query(sqlx::AssertSqlSafe(pools)), p);
     bind_overrides(query, &p.overrides)
@@ -313,17 +321,14 @@ impl Store {
         let mut tx = self.on_snapshot(snapshot).await?;
         let window = ProjectionWindow::new(p.as_of, p.projection_window_days);
         let sql = RULE_PROJECTION.replace("CARD_FIGURES", &card_figures(&p.overrides, 9));
-        let mut query = with_thresholds(sqlx::query(sqlx::AssertSqlSafe(sql)), p)
+        let query = with_thresholds(sqlx::query(sqlx::AssertSqlSafe(sql)), p)
             .bind(p.as_of)
             .bind(p.projection_window_days.max(1))
             .bind(p.projection_days)
             .bind(window.month)
             .bind(window.reaches_previous_month)
             .bind(window.reaches_before_previous_month);
-        if !p.overrides.is_empty() {
-            query = bind_overrides(query, &p.overrides);
-        }
-        let rows = query
+        let rows = bind_card_overrides(query, &p.overrides)
             .try_map(|row: PgRow| CardCondition::from_row(&row))
             .fetch_all(&mut *tx)
             .await?;
