@@ -285,3 +285,78 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(as_of: NaiveDate) -> RuleParams {
+        RuleParams {
+            as_of,
+            warning: 0.8,
+            critical: 0.95,
+            overrides: Vec::new(),
+            projection_days: 3.0,
+            projection_window_days: 7,
+            anomaly_baseline_days: 14,
+            anomaly_min_history_days: 7,
+            anomaly_factor: 3.0,
+            anomaly_min_mb: 50.0,
+        }
+    }
+
+    /// The heap page of every open episode, by subject.
+    async fn episode_pages(pool: &sqlx::PgPool) -> Vec<(String, String)> {
+        sqlx::query_as(
+            "SELECT subject, (ctid::text::point)[0]::text FROM alerts WHERE resolved_at IS NULL ORDER BY subject",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("pages")
+    }
+
+    /// A night moves the figures of every open episode; their new versions stay on their pages (heap-only,
+    /// so no index is written), which a table packed full (fillfactor 100) cannot do.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn moving_figures_rewrite_episodes_in_place(pool: sqlx::PgPool) {
+        let store = Store::from_pool(pool.clone());
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        let cards = "INSERT INTO sim_cards (account, sim_card_id, iccid, flow_used_mb, flow_left_mb, data_date) \
+             SELECT 'acme', g, 'I' || g, 85 + $1, 15 - $1, $2 FROM generate_series(1, 600) g \
+             ON CONFLICT (account, sim_card_id) DO UPDATE SET flow_used_mb = EXCLUDED.flow_used_mb, \
+                 flow_left_mb = EXCLUDED.flow_left_mb, data_date = EXCLUDED.data_date";
+        let night = |used: f64, as_of: &'static str| {
+            let (pool, store) = (pool.clone(), store.clone());
+            async move {
+                sqlx::query(cards)
+                    .bind(used)
+                    .bind(day(as_of))
+                    .execute(&pool)
+                    .await
+                    .expect("cards");
+                store
+                    .reconcile_alerts(&params(day(as_of)), Utc::now())
+                    .await
+                    .expect("evaluate")
+            }
+        };
+        assert_eq!(night(0.0, "2026-11-28").await.opened, 600);
+        let before = episode_pages(&pool).await;
+        let next = night(1.0, "2026-11-29").await;
+        assert_eq!((next.opened, next.resolved, next.open), (0, 0, 600));
+        let moved: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM alerts WHERE resolved_at IS NULL AND details->>'data_date' = '2026-11-29'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("moved");
+        assert_eq!(moved, 600, "every episode holds the night's figures");
+        let after = episode_pages(&pool).await;
+        let elsewhere = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+        assert_eq!(
+            (after.len(), elsewhere),
+            (600, 0),
+            "episodes moved to other pages"
+        );
+    }
+}
