@@ -7,7 +7,9 @@
 //! figures alone at min(N, 20,000) cards: checks per hour at 1 call/s, and the night with the watch on and
 //! off side by side). GSL_BENCH_KEEP_STORED=1 reuses the stored fleet's template database of an earlier run
 //! of the same N (its set-up takes about ten minutes at a million cards); GSL_BENCH_AFTER_ONLY=1 runs only
-//! the figures after the night, on the database the last night left.
+//! the figures after the night, on the database the last night left. GSL_BENCH_KEEP_NIGHT=1 keeps a copy of
+//! the database as the night left it (`gsl_sync_bench_night_kept`), and with GSL_BENCH_AFTER_ONLY restores
+//! it first, so the first figures after a night can be measured again without another night.
 
 use std::time::{Duration, Instant};
 
@@ -318,11 +320,13 @@ fn main() {
             return;
         }
         if std::env::var_os("GSL_BENCH_AFTER_ONLY").is_some() {
+            keep_or_restore_the_night(true).await;
             after_the_night(n).await;
             return;
         }
         if scaled_only {
             stored_joint_floor(n, scale).await;
+            keep_or_restore_the_night(false).await;
             after_the_night(n).await;
             return;
         }
@@ -623,6 +627,25 @@ async fn stored_joint_floor(n: u64, scale: f64) {
     sim.shutdown().await;
 }
 
+/// With GSL_BENCH_KEEP_NIGHT set: keeps a copy of the night's database as the night left it, or (`restore`)
+/// puts that copy back.
+async fn keep_or_restore_the_night(restore: bool) {
+    if std::env::var_os("GSL_BENCH_KEEP_NIGHT").is_none() {
+        return;
+    }
+    let (night, kept) = ("gsl_sync_bench_night", "gsl_sync_bench_night_kept");
+    let (from, to) = if restore {
+        (kept, night)
+    } else {
+        (night, kept)
+    };
+    stored::copy_database(&server(), from, to)
+        .await
+        .pool()
+        .close()
+        .await;
+}
+
 /// The built-in defaults, with no file and no environment.
 fn built_in_settings() -> Settings {
     Settings::load_from(&Sources {
@@ -663,12 +686,21 @@ async fn after_the_night(n: u64) {
     println!("== after that night: {n} cards, {days} days of history (release build)");
     let metrics = gsl_sync::metrics::MetricsOptions::new(&s.metrics, s.sync.timezone);
     let gauges = gsl_sync::metrics::SimGauges::new();
-    let t = Instant::now();
-    gauges.refresh(&store, &metrics).await.expect("gauges");
-    println!(
-        "  gauge refresh            {:>8.2?} (target ≤ 5 s)",
-        t.elapsed()
-    );
+    // The first refresh after the night at the configured level, then the same text again at the default
+    // and at the fastest level: the trade-off `metrics.gzip_level` makes, measured side by side.
+    let levels = [("first", metrics.gzip_level), ("next", 6), ("next", 1)];
+    for (run, level) in levels {
+        let mut at = metrics.clone();
+        at.gzip_level = level;
+        let t = Instant::now();
+        let stats = gauges.refresh(&store, &at).await.expect("gauges");
+        println!(
+            "  gauge refresh ({run:<5} gzip {level}) {:>8.2?} (target ≤ 5 s; {} MB of text, {} MB gzipped)",
+            t.elapsed(),
+            stats.plain_bytes >> 20,
+            stats.gzip_bytes >> 20,
+        );
+    }
     let as_of = today - chrono::Duration::days(1);
     for label in ["alert evaluation (first)", "alert evaluation (next) "] {
         let t = Instant::now();

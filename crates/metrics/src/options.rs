@@ -93,7 +93,7 @@ impl Default for MetricsOptions {
             min_usage_ratio: 0.0,
             tags: Vec::new(),
             shard: Shard::ALL,
-            gzip_level: 6,
+            gzip_level: 1,
             timezone: chrono_tz::Asia::Shanghai,
         }
     }

@@ -72,6 +72,18 @@ const BY_GROUP: &str = "SELECT grp, sum(cards)::int8 AS cards, sum(flow_mb)::flo
         CASE WHEN sum(used_cards) > 0 THEN sum(used_mb)::float8 END AS monthly, sum(prev_flow_mb)::float8 AS prev \
     FROM sim_report_groups WHERE month = $1 AND grouped_by = $3 GROUP BY grp HAVING sum(cards) > 0";
 
+/// A transaction for one of a report's passes over the fleet. Grouping by card hashes a million groups, and
+/// the idle cards are found by hashing the month's used cards: at the default work_mem both spill to disk
+/// in batches, which doubles to triples their time. Reports are rare, so they may take the memory for a
+/// moment.
+async fn report_transaction(store: &Store) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = store.pool().begin().await?;
+    sqlx::query("SET LOCAL work_mem = '256MB'")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// This month's figures per group, largest daily sum first, cut to `top`; the count and the daily sum are
 /// over every group.
 pub async fn usage_by_group(
@@ -91,12 +103,7 @@ pub async fn usage_by_group(
          SELECT grp, cards, daily, monthly, prev, count(*) OVER () AS groups, sum(daily) OVER () AS all_daily \
          FROM g ORDER BY daily DESC, grp LIMIT $2"
     );
-    // Grouping by card hashes a million groups: at the default work_mem that spills to disk and triples
-    // the time. Reports are rare, so they may take the memory for a moment.
-    let mut tx = store.pool().begin().await?;
-    sqlx::query("SET LOCAL work_mem = '256MB'")
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = report_transaction(store).await?;
     // With a limit of 0 one row is still read, for the count.
     let limit = top.map(|n| i64::try_from(n.max(1)).unwrap_or(i64::MAX));
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -243,6 +250,7 @@ pub async fn no_usage_cards(
     month: NaiveDate,
     limit: i64,
 ) -> Result<(i64, Vec<String>)> {
+    let mut tx = report_transaction(store).await?;
     let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
         "WITH idle AS (SELECT coalesce(c.iccid, c.sim_card_id::text) AS id FROM sim_cards c \
                        WHERE c.removed_at IS NULL AND c.sim_status = 20 AND NOT EXISTS \
@@ -253,8 +261,9 @@ pub async fn no_usage_cards(
     )
     .bind(month)
     .bind(limit.max(0))
-    .fetch_all(store.pool())
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     let count = rows.first().map_or(0, |(n, _)| *n);
     Ok((count, rows.into_iter().filter_map(|(_, id)| id).collect()))
 }

@@ -260,10 +260,6 @@ pub(super) async fn quota_suspended_and_pools(
 
 /// Settings for statements that each pass over the whole fleet once.
 pub(super) async fn tune_for_fleet_passes(tx: &mut Transaction<'_, Postgres>) -> Result<()> {
-    // Each rule is one statement run once: compiling it (JIT) is paid every time and never earned back.
-    sqlx::query("SET LOCAL jit = off")
-        .execute(&mut **tx)
-        .await?;
     // The projection hashes a month's report rows (some 70 MB at a million cards) and the quota rule sorts
     // or hashes the open episodes; at the default 4 MB both spill to disk in batches.
     sqlx::query("SET LOCAL work_mem = '128MB'")
