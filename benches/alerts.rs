@@ -117,11 +117,11 @@ async fn after_nights(
             }
             let t = Instant::now();
             let s = alerts::evaluate(store, settings, as_of, Utc::now()).await?;
-            took[i].push(t.elapsed());
+            let elapsed = t.elapsed();
+            took[i].push(elapsed);
             println!(
-                "after night {} (alerts fillfactor {fill:>3}) {:>10.2?}  opened {:>7} resolved {:>7} open {:>7}",
+                "after night {} (alerts fillfactor {fill:>3}) {elapsed:>10.2?}  opened {:>7} resolved {:>7} open {:>7}",
                 night + 1,
-                t.elapsed(),
                 s.opened,
                 s.resolved,
                 s.open

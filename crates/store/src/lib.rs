@@ -66,7 +66,7 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
-            .after_connect(|conn, _| Box::pin(async move { without_jit(conn).await }))
+            .after_connect(|conn, _| Box::pin(without_jit(conn)))
             .connect_with(options)
             .await?;
         Ok(Self::from_pool(pool))
