@@ -70,8 +70,9 @@ const ROLLUP_MONTHLY: &str = concat!(
 // month's flow of the month after. A row created here takes the card's grouping attributes as they are now;
 // the trigger on sim_cards keeps them current afterwards.
 const REPORT_FLOW: &str = "INSERT INTO sim_report_month AS r (account, sim_card_id, month, flow_mb, prev_flow_mb,
-                                iccid, price_plan_name, sim_pool_id, tags)
-   SELECT $1, x.sim_card_id, x.month, x.cur, x.prv, c.iccid, c.price_plan_name, c.sim_pool_id, coalesce(c.tags, '{}')
+                                iccid, price_plan_name, sim_pool_id, tags, active)
+   SELECT $1, x.sim_card_id, x.month, x.cur, x.prv, c.iccid, c.price_plan_name, c.sim_pool_id, coalesce(c.tags, '{}'),
+          gsl_card_active(c.sim_status, c.removed_at)
    FROM (SELECT k.sim_card_id, (k.month + s.months * interval '1 month')::date AS month,
                 max(m.flow_mb) FILTER (WHERE s.months = 0) AS cur, max(m.flow_mb) FILTER (WHERE s.months = 1) AS prv
          FROM (SELECT DISTINCT sim_card_id, date_trunc('month', day)::date AS month FROM stage_daily_flow) k
@@ -97,9 +98,10 @@ const MERGE_MONTHLY: &str = "WITH merged AS (
    WHERE (m.flow_used_mb, m.iccid) IS DISTINCT FROM (EXCLUDED.flow_used_mb, EXCLUDED.iccid)
    RETURNING sim_card_id, billing_cycle, flow_used_mb, (xmax = 0) AS inserted),
  report AS (
-   INSERT INTO sim_report_month AS r (account, sim_card_id, month, used_mb, iccid, price_plan_name, sim_pool_id, tags)
+   INSERT INTO sim_report_month AS r (account, sim_card_id, month, used_mb, iccid, price_plan_name, sim_pool_id, tags,
+                                      active)
    SELECT $1, u.sim_card_id, u.billing_cycle, u.flow_used_mb, c.iccid, c.price_plan_name, c.sim_pool_id,
-          coalesce(c.tags, '{}')
+          coalesce(c.tags, '{}'), gsl_card_active(c.sim_status, c.removed_at)
    FROM merged u LEFT JOIN sim_cards c ON c.account = $1 AND c.sim_card_id = u.sim_card_id
    ORDER BY 2, 3
    ON CONFLICT (account, sim_card_id, month) DO UPDATE SET used_mb = EXCLUDED.used_mb

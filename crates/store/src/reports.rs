@@ -202,9 +202,10 @@ const REBUILD: &[&str] = &[
     "DELETE FROM sim_report_groups WHERE month >= date_trunc('month', $1::date) \
        AND month <= (date_trunc('month', ($2 - 1)::date) + interval '1 month')::date",
     "INSERT INTO sim_report_month (account, sim_card_id, month, flow_mb, prev_flow_mb, used_mb, \
-                                   iccid, price_plan_name, sim_pool_id, tags) \
+                                   iccid, price_plan_name, sim_pool_id, tags, active) \
      SELECT u.account, u.sim_card_id, u.month, max(u.cur), max(u.prv), max(u.used), \
-            c.iccid, c.price_plan_name, c.sim_pool_id, coalesce(c.tags, '{}') \
+            c.iccid, c.price_plan_name, c.sim_pool_id, coalesce(c.tags, '{}'), \
+            gsl_card_active(c.sim_status, c.removed_at) \
      FROM (SELECT account, sim_card_id, month, flow_mb AS cur, NULL::float8 AS prv, NULL::float8 AS used \
            FROM sim_flow_monthly \
            UNION ALL SELECT account, sim_card_id, (month + interval '1 month')::date, NULL, flow_mb, NULL \
@@ -213,7 +214,8 @@ const REBUILD: &[&str] = &[
      LEFT JOIN sim_cards c ON c.account = u.account AND c.sim_card_id = u.sim_card_id \
      WHERE u.month >= date_trunc('month', $1::date) \
        AND u.month <= (date_trunc('month', ($2 - 1)::date) + interval '1 month')::date \
-     GROUP BY u.account, u.sim_card_id, u.month, c.iccid, c.price_plan_name, c.sim_pool_id, c.tags",
+     GROUP BY u.account, u.sim_card_id, u.month, c.iccid, c.price_plan_name, c.sim_pool_id, c.tags, \
+              c.sim_status, c.removed_at",
 ];
 
 /// Fleet total per day of the month, from the day totals the daily-flow merge keeps.
@@ -232,40 +234,88 @@ pub async fn daily_totals(
     .await?)
 }
 
-/// Current cards by (sim_status, operator_status).
+/// Current cards by (sim_status, operator_status), from the counts the sim_cards triggers keep.
 pub async fn status_counts(store: &Store) -> Result<Vec<(Option<i32>, Option<i32>, i64)>> {
     Ok(sqlx::query_as(
-        "SELECT sim_status, operator_status, count(*) FROM sim_cards WHERE removed_at IS NULL \
-         GROUP BY 1, 2 ORDER BY 3 DESC",
+        "SELECT sim_status, operator_status, sum(cards)::int8 FROM sim_status_counts \
+         GROUP BY 1, 2 HAVING sum(cards) > 0 ORDER BY 3 DESC, 1, 2",
     )
     .fetch_all(store.pool())
     .await?)
 }
 
-/// Active cards (sim_status 20, not removed) with no or only zero daily rows in the month:
-/// the count and the first `limit` ICCIDs, from one pass over the cards (at a million cards a second pass
-/// for the sample doubled the report's time).
+/// How many active cards the search for the idle sample reads in card order before it reads every card
+/// instead: where one active card in 2,500 or more is idle, a sample of 20 is found within it.
+const IDLE_SAMPLE_WALK: i64 = 50_000;
+
+/// Active cards (current, sim_status 20) that used no data in the month (no daily sum above zero): the count,
+/// from the rollups, and the first `limit` ICCIDs in card order (account, sim_card_id).
 pub async fn no_usage_cards(
     store: &Store,
     month: NaiveDate,
     limit: i64,
 ) -> Result<(i64, Vec<String>)> {
-    let mut tx = report_transaction(store).await?;
-    let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
-        "WITH idle AS (SELECT coalesce(c.iccid, c.sim_card_id::text) AS id FROM sim_cards c \
-                       WHERE c.removed_at IS NULL AND c.sim_status = 20 AND NOT EXISTS \
-                             (SELECT 1 FROM sim_flow_monthly m WHERE m.account = c.account \
-                              AND m.sim_card_id = c.sim_card_id AND m.month = $1 AND m.used_days > 0)) \
-         SELECT n, id FROM (SELECT count(*) AS n FROM idle) total \
-         LEFT JOIN LATERAL (SELECT id FROM idle ORDER BY id LIMIT $2) sample ON true",
+    idle_cards_walking(store, month, limit, IDLE_SAMPLE_WALK).await
+}
+
+/// `no_usage_cards`, the sample first searched for among the first `walk` active cards.
+async fn idle_cards_walking(
+    store: &Store,
+    month: NaiveDate,
+    limit: i64,
+    walk: i64,
+) -> Result<(i64, Vec<String>)> {
+    let count = idle_count(store, month).await?;
+    let wanted = limit.clamp(0, count);
+    if wanted == 0 {
+        return Ok((count, Vec::new()));
+    }
+    let walked = idle_sample(store, month, wanted, Some(walk)).await?;
+    if i64::try_from(walked.len()).unwrap_or(i64::MAX) >= wanted {
+        return Ok((count, walked));
+    }
+    Ok((count, idle_sample(store, month, wanted, None).await?))
+}
+
+/// The fleet's active cards less its active cards that used data in the month: a few rows of each rollup.
+async fn idle_count(store: &Store, month: NaiveDate) -> Result<i64> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT greatest(0, \
+             (SELECT coalesce(sum(cards), 0) FROM sim_status_counts WHERE sim_status = 20) \
+           - (SELECT coalesce(sum(active_used_cards), 0) FROM sim_report_groups \
+              WHERE month = $1 AND grouped_by = 'account'))::int8",
     )
     .bind(month)
-    .bind(limit.max(0))
-    .fetch_all(&mut *tx)
+    .fetch_one(store.pool())
     .await?;
+    Ok(n)
+}
+
+/// The first `limit` idle cards in card order, reading at most `walk` active cards (all of them with `None`).
+/// The bound is a literal: as a parameter the planner would not know it is small and would hash every card.
+async fn idle_sample(
+    store: &Store,
+    month: NaiveDate,
+    limit: i64,
+    walk: Option<i64>,
+) -> Result<Vec<String>> {
+    let walk = walk.map_or_else(|| "ALL".to_owned(), |n| n.max(0).to_string());
+    let sql = format!(
+        "SELECT coalesce(c.iccid, c.sim_card_id::text) FROM \
+           (SELECT account, sim_card_id, iccid FROM sim_cards WHERE gsl_card_active(sim_status, removed_at) \
+            ORDER BY account, sim_card_id LIMIT {walk}) c \
+         WHERE NOT EXISTS (SELECT 1 FROM sim_report_month r WHERE r.account = c.account \
+                           AND r.sim_card_id = c.sim_card_id AND r.month = $1 AND r.flow_mb > 0) \
+         ORDER BY c.account, c.sim_card_id LIMIT $2"
+    );
+    let mut tx = report_transaction(store).await?;
+    let ids = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(month)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
     tx.commit().await?;
-    let count = rows.first().map_or(0, |(n, _)| *n);
-    Ok((count, rows.into_iter().filter_map(|(_, id)| id).collect()))
+    Ok(ids)
 }
 
 /// A card found by ICCID or by sim_card_id.
@@ -353,12 +403,15 @@ mod tests {
     /// last digit, after every kind of write.
     async fn kept_and_afresh(pool: &sqlx::PgPool) -> (Vec<String>, Vec<String>) {
         let kept = "SELECT concat_ws(' ', month, grouped_by, account, grp, cards, trim_scale(flow_mb), trim_scale(prev_flow_mb), \
-                           trim_scale(used_mb), used_cards) \
+                           trim_scale(used_mb), used_cards, active_used_cards) \
                     FROM sim_report_groups WHERE cards <> 0 ORDER BY 1";
+        // The active flag is taken from sim_cards here, so a report row whose flag lags its card differs.
         let afresh = "SELECT concat_ws(' ', month, k.grouped_by, r.account, k.grp, count(*), \
                              trim_scale(coalesce(sum(r.flow_mb::numeric), 0)), trim_scale(coalesce(sum(r.prev_flow_mb::numeric), 0)), \
-                             trim_scale(coalesce(sum(r.used_mb::numeric), 0)), count(r.used_mb)) \
+                             trim_scale(coalesce(sum(r.used_mb::numeric), 0)), count(r.used_mb), \
+                             count(*) FILTER (WHERE gsl_card_active(c.sim_status, c.removed_at) AND r.flow_mb > 0)) \
                       FROM sim_report_month r \
+                      LEFT JOIN sim_cards c ON c.account = r.account AND c.sim_card_id = r.sim_card_id \
                       CROSS JOIN LATERAL gsl_report_groups(r.account, r.price_plan_name, r.sim_pool_id, r.tags) k \
                       GROUP BY r.month, k.grouped_by, r.account, k.grp ORDER BY 1";
         let read = |sql: &'static str| sqlx::query_scalar::<_, String>(sql).fetch_all(pool);
@@ -370,9 +423,9 @@ mod tests {
         let store = Store::from_pool(pool.clone());
         let f = Fence::unfenced();
         sqlx::query(
-            "INSERT INTO sim_cards (account, sim_card_id, iccid, price_plan_name, sim_pool_id, tag_names) VALUES \
-             ('main', 1, 'X1', 'A', 7, 'a,b,a'), ('main', 2, 'X2', 'A', NULL, NULL), \
-             ('other', 3, 'X3', NULL, 7, 'b')",
+            "INSERT INTO sim_cards (account, sim_card_id, iccid, price_plan_name, sim_pool_id, tag_names, sim_status) \
+             VALUES ('main', 1, 'X1', 'A', 7, 'a,b,a', 20), ('main', 2, 'X2', 'A', NULL, NULL, 20), \
+             ('other', 3, 'X3', NULL, 7, 'b', 20)",
         )
         .execute(&pool)
         .await
@@ -419,6 +472,22 @@ mod tests {
         .await
         .unwrap();
         check("a card moved").await;
+        let write = |sql: &'static str| {
+            let pool = pool.clone();
+            async move { sqlx::query(sql).execute(&pool).await.unwrap() }
+        };
+        write("UPDATE sim_cards SET sim_status = 30 WHERE sim_card_id = 3").await;
+        check("a card deactivated").await;
+        write("UPDATE sim_cards SET removed_at = now() WHERE sim_card_id = 1").await;
+        check("a card removed").await;
+        write("UPDATE sim_cards SET removed_at = NULL WHERE sim_card_id = 1").await;
+        check("a card seen again").await;
+        store
+            .merge_daily_flow(&f, "main", &[flow(9, "2026-11-03", 1.5)])
+            .await
+            .unwrap();
+        write("INSERT INTO sim_cards (account, sim_card_id, iccid, sim_status) VALUES ('main', 9, 'X9', 20)").await;
+        check("a card listed after its flow").await;
         let from: NaiveDate = "2026-10-01".parse().unwrap();
         rebuild_flow_rollup(&store, from, "2026-12-01".parse().unwrap())
             .await
@@ -437,12 +506,115 @@ mod tests {
             .iter()
             .map(|g| (g.group.as_str(), g.cards))
             .collect();
-        assert_eq!(plans, [("(no plan)", 1), ("B", 1), ("A", 1)]);
+        assert_eq!(plans, [("(no plan)", 2), ("B", 1), ("A", 1)]);
         assert_eq!(by_plan.groups_total, 3);
         let none = usage_by_group(&store, "2026-11-01".parse().unwrap(), GroupBy::Tag, Some(0))
             .await
             .unwrap();
         assert!(none.top.is_empty());
         assert_eq!(none.groups_total, 3, "b, c and (untagged)");
+    }
+
+    /// The status counts the triggers keep and the same counts taken afresh from the cards.
+    async fn statuses_kept_and_afresh(
+        store: &Store,
+    ) -> (
+        Vec<(Option<i32>, Option<i32>, i64)>,
+        Vec<(Option<i32>, Option<i32>, i64)>,
+    ) {
+        let afresh = sqlx::query_as(
+            "SELECT sim_status, operator_status, count(*) FROM sim_cards WHERE removed_at IS NULL \
+             GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        (status_counts(store).await.unwrap(), afresh)
+    }
+
+    /// The idle cards by their first definition: active, and no day of the month above zero.
+    async fn idle_afresh(store: &Store, month: NaiveDate) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT coalesce(c.iccid, c.sim_card_id::text) FROM sim_cards c \
+             WHERE c.removed_at IS NULL AND c.sim_status = 20 AND NOT EXISTS \
+                   (SELECT 1 FROM sim_daily_flow f WHERE f.account = c.account AND f.sim_card_id = c.sim_card_id \
+                    AND f.day >= $1 AND f.day < ($1 + interval '1 month')::date AND f.flow_mb > 0) \
+             ORDER BY c.account, c.sim_card_id",
+        )
+        .bind(month)
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn statuses_and_idle_cards_follow_every_write_of_the_cards(pool: sqlx::PgPool) {
+        let store = Store::from_pool(pool.clone());
+        let f = Fence::unfenced();
+        let write = |sql: &'static str| {
+            let pool = pool.clone();
+            async move { sqlx::query(sql).execute(&pool).await.unwrap() }
+        };
+        // Ten active cards in two accounts, one suspended, one of unknown status.
+        write(
+            "INSERT INTO sim_cards (account, sim_card_id, iccid, sim_status, operator_status) \
+             SELECT CASE WHEN i % 2 = 0 THEN 'main' ELSE 'other' END, i, CASE WHEN i <> 4 THEN 'I' || i END, \
+                    CASE WHEN i = 11 THEN 30 WHEN i = 12 THEN NULL ELSE 20 END, CASE WHEN i = 5 THEN 2 END \
+             FROM generate_series(1, 12) i",
+        )
+        .await;
+        let november: NaiveDate = "2026-11-01".parse().unwrap();
+        let check = |step: &'static str| {
+            let store = store.clone();
+            async move {
+                let (kept, afresh) = statuses_kept_and_afresh(&store).await;
+                assert_eq!(kept, afresh, "{step}: statuses");
+                let idle = idle_afresh(&store, november).await;
+                let n = i64::try_from(idle.len()).unwrap();
+                let first: Vec<String> = idle.iter().take(3).cloned().collect();
+                for walk in [1, IDLE_SAMPLE_WALK] {
+                    let (count, sample) =
+                        idle_cards_walking(&store, november, 3, walk).await.unwrap();
+                    assert_eq!(
+                        (count, &sample),
+                        (n, &first),
+                        "{step}: idle cards, walking {walk}"
+                    );
+                }
+            }
+        };
+        check("listed").await;
+        let main: Vec<_> = [2, 6, 8]
+            .iter()
+            .map(|&i| flow(i, "2026-11-02", 1.0))
+            .collect();
+        store.merge_daily_flow(&f, "main", &main).await.unwrap();
+        let other = [
+            flow(1, "2026-11-02", 0.0),
+            flow(3, "2026-10-30", 4.0),
+            flow(11, "2026-11-02", 2.0),
+        ];
+        store.merge_daily_flow(&f, "other", &other).await.unwrap();
+        check("flows merged").await;
+        store
+            .merge_daily_flow(&f, "main", &[flow(6, "2026-11-02", 0.0)])
+            .await
+            .unwrap();
+        check("a day corrected to nothing").await;
+        write("UPDATE sim_cards SET sim_status = 30, operator_status = 1 WHERE sim_card_id IN (2, 10)").await;
+        check("cards deactivated").await;
+        write("UPDATE sim_cards SET sim_status = 20 WHERE sim_card_id = 11").await;
+        check("a card activated").await;
+        write("UPDATE sim_cards SET removed_at = now() WHERE sim_card_id IN (4, 8)").await;
+        check("cards removed").await;
+        write("UPDATE sim_cards SET removed_at = NULL WHERE sim_card_id = 8").await;
+        check("a card back").await;
+        write("DELETE FROM sim_cards WHERE sim_card_id = 12").await;
+        check("a card deleted").await;
+        let (count, sample) = no_usage_cards(&store, november, 0).await.unwrap();
+        assert!(
+            count > 0 && sample.is_empty(),
+            "a sample of none: {count} {sample:?}"
+        );
     }
 }
