@@ -86,7 +86,7 @@ async fn hostile_paths_and_queries_get_a_short_400(pool: PgPool) {
 #[sqlx::test(migrator = "gsl_sync::store::MIGRATOR")]
 async fn an_internal_error_answers_500_with_a_request_id_and_no_detail(pool: PgPool) {
     seed(&pool).await;
-    sqlx::query("DROP TABLE sim_flow_monthly CASCADE")
+    sqlx::query("DROP TABLE sim_report_groups CASCADE")
         .execute(&pool)
         .await
         .unwrap();
@@ -96,13 +96,14 @@ async fn an_internal_error_answers_500_with_a_request_id_and_no_detail(pool: PgP
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["error"], "internal error");
     assert_eq!(v["request_id"].as_str().unwrap().len(), 32, "{body}");
-    assert!(!body.contains("sim_flow_monthly"), "{body}");
+    assert!(!body.contains("sim_report_groups"), "{body}");
 }
 
-/// Holds an exclusive lock on `sim_flow_monthly` until dropped, so every usage report waits.
+/// Holds an exclusive lock on `sim_report_groups` until dropped: every usage report reads its totals there, so
+/// every one waits.
 async fn lock_reports(pool: &PgPool) -> sqlx::Transaction<'static, sqlx::Postgres> {
     let mut tx = pool.begin().await.unwrap();
-    sqlx::query("LOCK TABLE sim_flow_monthly IN ACCESS EXCLUSIVE MODE")
+    sqlx::query("LOCK TABLE sim_report_groups IN ACCESS EXCLUSIVE MODE")
         .execute(&mut *tx)
         .await
         .unwrap();
