@@ -61,21 +61,23 @@ fn grouping(by: GroupBy) -> Option<&'static str> {
     }
 }
 
-/// By card: one group per report row (`sim_report_month`, one per card and month).
-const BY_CARD: &str = "SELECT coalesce(r.iccid, r.sim_card_id::text) AS grp, count(*) AS cards, \
-        coalesce(sum(r.flow_mb), 0) AS daily, sum(r.used_mb) AS monthly, coalesce(sum(r.prev_flow_mb), 0) AS prev \
-    FROM sim_report_month r WHERE r.month = $1 GROUP BY 1";
+/// By card: each report row (`sim_report_month`, one per card and month) is its own group, so the ranking is a
+/// top-N cut of one pass with no grouping; the count and the sum come from the account sums.
+const BY_CARD: &str = "SELECT coalesce(r.iccid, r.sim_card_id::text) AS grp, 1::int8 AS cards, \
+        coalesce(r.flow_mb, 0) AS daily, r.used_mb AS monthly, coalesce(r.prev_flow_mb, 0) AS prev \
+    FROM sim_report_month r WHERE r.month = $1 ORDER BY daily DESC, grp LIMIT $2";
 
 /// By account, plan, pool or tag: the group sums the merges keep (`sim_report_groups`, one row per account
 /// and group), summed over accounts. A group left with no card is gone.
-const BY_GROUP: &str = "SELECT grp, sum(cards)::int8 AS cards, sum(flow_mb)::float8 AS daily, \
+const BY_GROUP: &str = "WITH g AS (SELECT grp, sum(cards)::int8 AS cards, sum(flow_mb)::float8 AS daily, \
         CASE WHEN sum(used_cards) > 0 THEN sum(used_mb)::float8 END AS monthly, sum(prev_flow_mb)::float8 AS prev \
-    FROM sim_report_groups WHERE month = $1 AND grouped_by = $3 GROUP BY grp HAVING sum(cards) > 0";
+    FROM sim_report_groups WHERE month = $1 AND grouped_by = $3 GROUP BY grp HAVING sum(cards) > 0) \
+    SELECT grp, cards, daily, monthly, prev, count(*) OVER () AS groups, sum(daily) OVER () AS all_daily \
+    FROM g ORDER BY daily DESC, grp LIMIT $2";
 
-/// A transaction for one of a report's passes over the fleet. Grouping by card hashes a million groups, and
-/// the idle cards are found by hashing the month's used cards: at the default work_mem both spill to disk
-/// in batches, which doubles to triples their time. Reports are rare, so they may take the memory for a
-/// moment.
+/// A transaction for one of a report's passes over the fleet. Ranking every card of a month sorts a million
+/// rows, and the idle cards' walk may fall back to a pass over every card: at the default work_mem both spill
+/// to disk. Reports are rare, so they may take the memory for a moment.
 async fn report_transaction(store: &Store) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
     let mut tx = store.pool().begin().await?;
     sqlx::query("SET LOCAL work_mem = '256MB'")
@@ -92,49 +94,65 @@ pub async fn usage_by_group(
     by: GroupBy,
     top: Option<usize>,
 ) -> Result<UsageGroups> {
-    let grouping = grouping(by);
-    let groups = if grouping.is_some() {
-        BY_GROUP
-    } else {
-        BY_CARD
-    };
-    let sql = format!(
-        "WITH g AS ({groups}) \
-         SELECT grp, cards, daily, monthly, prev, count(*) OVER () AS groups, sum(daily) OVER () AS all_daily \
-         FROM g ORDER BY daily DESC, grp LIMIT $2"
-    );
-    let mut tx = report_transaction(store).await?;
     // With a limit of 0 one row is still read, for the count.
     let limit = top.map(|n| i64::try_from(n.max(1)).unwrap_or(i64::MAX));
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(month)
-        .bind(limit);
-    if let Some(grouping) = grouping {
-        query = query.bind(grouping);
-    }
-    let rows = query.fetch_all(&mut *tx).await?;
-    tx.commit().await?;
-    let mut out = UsageGroups::default();
-    if let Some(first) = rows.first() {
-        out.groups_total = first.try_get("groups")?;
-        out.daily_mb = first.try_get("all_daily")?;
-    }
-    out.top = rows
-        .iter()
-        .map(|r| {
-            Ok(GroupFigures {
-                group: r.try_get("grp")?,
-                cards: r.try_get("cards")?,
-                daily_mb: r.try_get("daily")?,
-                monthly_mb: r.try_get("monthly")?,
-                prev_daily_mb: r.try_get("prev")?,
-            })
-        })
-        .collect::<Result<_>>()?;
+    let mut out = match grouping(by) {
+        Some(grouping) => groups_ranked(store, month, grouping, limit).await?,
+        None => cards_ranked(store, month, limit).await?,
+    };
     if top == Some(0) {
         out.top.clear();
     }
     Ok(out)
+}
+
+async fn groups_ranked(
+    store: &Store,
+    month: NaiveDate,
+    grouping: &str,
+    limit: Option<i64>,
+) -> Result<UsageGroups> {
+    let rows = sqlx::query(BY_GROUP)
+        .bind(month)
+        .bind(limit)
+        .bind(grouping)
+        .fetch_all(store.pool())
+        .await?;
+    let mut out = UsageGroups {
+        top: rows.iter().map(group_figures).collect::<Result<_>>()?,
+        ..UsageGroups::default()
+    };
+    if let Some(first) = rows.first() {
+        out.groups_total = first.try_get("groups")?;
+        out.daily_mb = first.try_get("all_daily")?;
+    }
+    Ok(out)
+}
+
+async fn cards_ranked(store: &Store, month: NaiveDate, limit: Option<i64>) -> Result<UsageGroups> {
+    let mut tx = report_transaction(store).await?;
+    let rows = sqlx::query(BY_CARD)
+        .bind(month)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let totals = usage_totals(store, month).await?;
+    Ok(UsageGroups {
+        top: rows.iter().map(group_figures).collect::<Result<_>>()?,
+        groups_total: totals.cards,
+        daily_mb: totals.daily_mb,
+    })
+}
+
+fn group_figures(r: &sqlx::postgres::PgRow) -> Result<GroupFigures> {
+    Ok(GroupFigures {
+        group: r.try_get("grp")?,
+        cards: r.try_get("cards")?,
+        daily_mb: r.try_get("daily")?,
+        monthly_mb: r.try_get("monthly")?,
+        prev_daily_mb: r.try_get("prev")?,
+    })
 }
 
 /// The month's sums over every card.
