@@ -1,24 +1,28 @@
 //! Report SQL: set-based monthly aggregates and one card's history, read-only.
 
 use chrono::NaiveDate;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 use super::digest::digest_sql;
 use super::{Result, Store};
 use gsl_domain::{GroupBy, PoolId, SimCardId};
 
 /// One group's raw figures for a month (MB).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct GroupFigures {
+    #[sqlx(rename = "grp")]
     pub group: String,
     pub cards: i64,
+    #[sqlx(rename = "daily")]
     pub daily_mb: f64,
+    #[sqlx(rename = "monthly")]
     pub monthly_mb: Option<f64>,
+    #[sqlx(rename = "prev")]
     pub prev_daily_mb: f64,
 }
 
 /// One card's state as stored in `sim_cards`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
 pub struct CardState {
     pub account: String,
     pub sim_card_id: SimCardId,
@@ -119,7 +123,10 @@ async fn groups_ranked(
         .fetch_all(store.pool())
         .await?;
     let mut out = UsageGroups {
-        top: rows.iter().map(group_figures).collect::<Result<_>>()?,
+        top: rows
+            .iter()
+            .map(GroupFigures::from_row)
+            .collect::<std::result::Result<_, _>>()?,
         ..UsageGroups::default()
     };
     if let Some(first) = rows.first() {
@@ -139,19 +146,12 @@ async fn cards_ranked(store: &Store, month: NaiveDate, limit: Option<i64>) -> Re
     tx.commit().await?;
     let totals = usage_totals(store, month).await?;
     Ok(UsageGroups {
-        top: rows.iter().map(group_figures).collect::<Result<_>>()?,
+        top: rows
+            .iter()
+            .map(GroupFigures::from_row)
+            .collect::<std::result::Result<_, _>>()?,
         groups_total: totals.cards,
         daily_mb: totals.daily_mb,
-    })
-}
-
-fn group_figures(r: &sqlx::postgres::PgRow) -> Result<GroupFigures> {
-    Ok(GroupFigures {
-        group: r.try_get("grp")?,
-        cards: r.try_get("cards")?,
-        daily_mb: r.try_get("daily")?,
-        monthly_mb: r.try_get("monthly")?,
-        prev_daily_mb: r.try_get("prev")?,
     })
 }
 
@@ -365,21 +365,7 @@ pub async fn find_card(
         }
         (None, None) => None,
     };
-    row.map(|r| {
-        Ok(CardState {
-            account: r.try_get("account")?,
-            sim_card_id: r.try_get("sim_card_id")?,
-            iccid: r.try_get("iccid")?,
-            price_plan_name: r.try_get("price_plan_name")?,
-            sim_status: r.try_get("sim_status")?,
-            operator_status: r.try_get("operator_status")?,
-            flow_used_mb: r.try_get("flow_used_mb")?,
-            flow_left_mb: r.try_get("flow_left_mb")?,
-            sim_pool_id: r.try_get("sim_pool_id")?,
-            data_date: r.try_get("data_date")?,
-        })
-    })
-    .transpose()
+    Ok(row.as_ref().map(CardState::from_row).transpose()?)
 }
 
 /// One card's daily flow between two days inclusive; served by the primary key per partition.
