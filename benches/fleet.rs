@@ -10,6 +10,7 @@
 //! the figures after the night, on the database the last night left. GSL_BENCH_KEEP_NIGHT=1 keeps a copy of
 //! the database as the night left it (`gsl_sync_bench_night_kept`), and with GSL_BENCH_AFTER_ONLY restores
 //! it first, so the first figures after a night can be measured again without another night.
+//! GSL_BENCH_TIMELINE=1 prints, every 20 s of a night, the calls made per operation and how busy the CPU was.
 
 use std::time::{Duration, Instant};
 
@@ -346,6 +347,66 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// Jiffies this process and the whole machine spent, and the machine's idle ones (`/proc`).
+fn cpu_jiffies() -> (u64, u64, u64) {
+    let own = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let own: u64 = own
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    let all = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = all
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    (own, fields.iter().sum(), idle)
+}
+
+/// With GSL_BENCH_TIMELINE set: every 20 s of a night, the calls made per operation and where the CPU went,
+/// to see which part of a night runs over its floor.
+async fn timeline(sim: &SimulatorHandle, stop: &CancellationToken) {
+    if std::env::var_os("GSL_BENCH_TIMELINE").is_none() {
+        return;
+    }
+    {
+        let ops = ["list_sim_cards", "daily_flow", "month_usages"];
+        let started = Instant::now();
+        let (mut last, mut cpu) = (sim.stats(), cpu_jiffies());
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(20)) => {}
+            }
+            let (now, at) = (sim.stats(), cpu_jiffies());
+            let moved: Vec<String> = ops
+                .iter()
+                .map(|op| format!("{op} {}", now.calls(op) - last.calls(op)))
+                .collect();
+            let total: u64 = now.calls.values().sum::<u64>() - last.calls.values().sum::<u64>();
+            let machine = (at.1 - cpu.1).max(1) as f64;
+            println!(
+                "    t={:>4.0} s  calls {total:>4} ({})  bench process {:>3.0} %  machine busy {:>3.0} %",
+                started.elapsed().as_secs_f64(),
+                moved.join(", "),
+                200.0 * (at.0 - cpu.0) as f64 / machine,
+                100.0 * (1.0 - (at.2 - cpu.2) as f64 / machine),
+            );
+            (last, cpu) = (now, at);
+        }
+    }
+}
+
 /// What one night cost: calls per operation, 429s and the wall time.
 struct Night {
     took: Duration,
@@ -449,23 +510,27 @@ async fn run_night(
         ))
     });
     let started = Instant::now();
-    let reports = if together {
-        engine
-            .run_together(&JobKind::ALL, JobRequest::Scheduled, &fence, &cancel)
-            .await
-    } else {
-        let mut out = Vec::new();
-        for kind in JobKind::ALL {
-            out.push(
-                engine
-                    .run(kind, JobRequest::Scheduled, &fence, &cancel)
-                    .await,
-            );
-        }
-        out
+    let night = async {
+        let reports = if together {
+            engine
+                .run_together(&JobKind::ALL, JobRequest::Scheduled, &fence, &cancel)
+                .await
+        } else {
+            let mut out = Vec::new();
+            for kind in JobKind::ALL {
+                out.push(
+                    engine
+                        .run(kind, JobRequest::Scheduled, &fence, &cancel)
+                        .await,
+                );
+            }
+            out
+        };
+        stop_watch.cancel();
+        reports
     };
+    let (reports, ()) = tokio::join!(night, timeline(sim, &stop_watch));
     let took = started.elapsed();
-    stop_watch.cancel();
     if let Some(task) = watching {
         task.await.expect("the watch stops");
     }
