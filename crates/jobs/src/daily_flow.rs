@@ -35,9 +35,6 @@ pub(crate) async fn run(
     let calls_total = (plan.periods.len() * batches.len()) as u64;
     for period in &plan.periods {
         fetch_period(ctx, *period, &batches, calls_total, &mut counts).await?;
-        if explicit.is_none() {
-            mark_fetched(ctx, *period, close_out_days).await?;
-        }
     }
     // Cards the inventory running beside this job lists for the first time, fetched as they arrive.
     while let Some(late) = feed.next(ctx).await? {
@@ -45,6 +42,13 @@ pub(crate) async fn run(
         let calls = (plan.periods.len() * batches.len()) as u64;
         for period in &plan.periods {
             fetch_period(ctx, *period, &batches, calls, &mut counts).await?;
+        }
+    }
+    // Only now has every card the inventory lists been fetched: a month marked earlier (before a fresh
+    // account's first page of cards arrived, say) would be skipped as settled by a run after a kill.
+    if explicit.is_none() {
+        for period in &plan.periods {
+            mark_fetched(ctx, *period, close_out_days).await?;
         }
     }
     maintain_partitions(ctx, &mut counts).await?;
