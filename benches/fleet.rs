@@ -347,30 +347,45 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// Jiffies this process and the whole machine spent, and the machine's idle ones (`/proc`).
-fn cpu_jiffies() -> (u64, u64, u64) {
-    let own = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let own: u64 = own
-        .rsplit_once(')')
-        .map(|(_, rest)| {
-            rest.split_whitespace()
-                .skip(11)
-                .take(2)
-                .filter_map(|v| v.parse::<u64>().ok())
-                .sum()
-        })
-        .unwrap_or(0);
-    let all = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let fields: Vec<u64> = all
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
-    (own, fields.iter().sum(), idle)
+/// CPU time so far in jiffies (`/proc`): this process's, the whole machine's, and the machine's idle part.
+#[derive(Clone, Copy)]
+struct CpuSample {
+    own: u64,
+    machine: u64,
+    idle: u64,
+}
+
+impl CpuSample {
+    fn now() -> Self {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // utime and stime: the 14th and 15th fields, the 12th and 13th after the command's closing parenthesis.
+        let own = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| {
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|v| v.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
+        let all = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let fields: Vec<u64> = all
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        // idle and iowait
+        let idle = fields.iter().skip(3).take(2).sum();
+        Self {
+            own,
+            machine: fields.iter().sum(),
+            idle,
+        }
+    }
 }
 
 /// With GSL_BENCH_TIMELINE set: every 20 s of a night, the calls made per operation and where the CPU went,
@@ -379,31 +394,31 @@ async fn timeline(sim: &SimulatorHandle, stop: &CancellationToken) {
     if std::env::var_os("GSL_BENCH_TIMELINE").is_none() {
         return;
     }
-    {
-        let ops = ["list_sim_cards", "daily_flow", "month_usages"];
-        let started = Instant::now();
-        let (mut last, mut cpu) = (sim.stats(), cpu_jiffies());
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(20)) => {}
-            }
-            let (now, at) = (sim.stats(), cpu_jiffies());
-            let moved: Vec<String> = ops
-                .iter()
-                .map(|op| format!("{op} {}", now.calls(op) - last.calls(op)))
-                .collect();
-            let total: u64 = now.calls.values().sum::<u64>() - last.calls.values().sum::<u64>();
-            let machine = (at.1 - cpu.1).max(1) as f64;
-            println!(
-                "    t={:>4.0} s  calls {total:>4} ({})  bench process {:>3.0} %  machine busy {:>3.0} %",
-                started.elapsed().as_secs_f64(),
-                moved.join(", "),
-                200.0 * (at.0 - cpu.0) as f64 / machine,
-                100.0 * (1.0 - (at.2 - cpu.2) as f64 / machine),
-            );
-            (last, cpu) = (now, at);
+    let ops = ["list_sim_cards", "daily_flow", "month_usages"];
+    // The machine's jiffies are summed over its cores; the process's share is shown as % of one core.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let started = Instant::now();
+    let (mut last, mut cpu) = (sim.stats(), CpuSample::now());
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(20)) => {}
         }
+        let (now, at) = (sim.stats(), CpuSample::now());
+        let moved: Vec<String> = ops
+            .iter()
+            .map(|op| format!("{op} {}", now.calls(op) - last.calls(op)))
+            .collect();
+        let total: u64 = now.calls.values().sum::<u64>() - last.calls.values().sum::<u64>();
+        let machine = (at.machine - cpu.machine).max(1) as f64;
+        println!(
+            "    t={:>4.0} s  calls {total:>4} ({})  bench process {:>3.0} % of a core  machine busy {:>3.0} %",
+            started.elapsed().as_secs_f64(),
+            moved.join(", "),
+            100.0 * cores * (at.own - cpu.own) as f64 / machine,
+            100.0 * (1.0 - (at.idle - cpu.idle) as f64 / machine),
+        );
+        (last, cpu) = (now, at);
     }
 }
 
