@@ -88,28 +88,36 @@ pub(crate) const RECENT_RATE: &str = "SELECT account, sim_card_id, sum(flow_mb) 
 // to run out: a window's total is at most the month's daily sum (and the previous month's when the window
 // reaches into it), since stored daily flow is never negative (`plausible` drops negative rows). That leaves
 // some 2 % of a fleet; summing the window for every card scanned a month's partition (4 s at a million).
-// $3 is the newest day, $4 the window, $5 the horizon in days, $6 the month of $3; $7 says the window reaches
-// into the previous month, $8 that it reaches further back, where the month sums bound nothing and every
-// card is read. The calendar is worked out once (`ProjectionWindow`), not per card: `date_trunc` over a date
+// $3 is the newest day, $4 the window, $5 the horizon in days, $6 the month of $3; $7 the previous month when
+// the window reaches into it (else NULL, which matches no row), $8 says it reaches further back, where the
+// month sums bound nothing and every card is read. The sums are `sim_flow_monthly`'s, a third of the pages of
+// the report rows holding the same figures: the first reader after a night sets the hint bits of every page
+// the night rewrote, which made the first evaluation after a night the slowest. Only sums above zero are
+// joined (a sum of zero reads as no row): an idle card bounds nothing, and idle cards are a large part of a
+// fleet (40 % of the benchmark's), whose rows would fill the hash for nothing. The calendar is worked out once (`ProjectionWindow`), not per card: `date_trunc` over a date
 // is only stable, so the server would evaluate it on every row.
 const RULE_PROJECTION: &str = "
 SELECT c.account, c.sim_card_id, c.iccid, c.left_mb / f.rate AS value, $5 AS threshold,
        jsonb_build_object('daily_rate_mb', f.rate, 'flow_left_mb', c.left_mb,
            'projected_date', $3::date + ceil(c.left_mb / f.rate)::int)::text AS details
 FROM (CARD_FIGURES) c
-LEFT JOIN sim_report_month m ON m.account = c.account AND m.sim_card_id = c.sim_card_id AND m.month = $6
+LEFT JOIN sim_flow_monthly m
+  ON m.account = c.account AND m.sim_card_id = c.sim_card_id AND m.month = $6 AND m.flow_mb > 0
+LEFT JOIN sim_flow_monthly p
+  ON p.account = c.account AND p.sim_card_id = c.sim_card_id AND p.month = $7 AND p.flow_mb > 0
 CROSS JOIN LATERAL (
     SELECT sum(d.flow_mb) / $4 AS rate FROM sim_daily_flow d
     WHERE d.account = c.account AND d.sim_card_id = c.sim_card_id AND d.day > $3::date - $4 AND d.day <= $3::date
 ) f
 WHERE c.ratio < c.warn
-  AND ($8 OR c.left_mb * $4 <= $5 * (coalesce(m.flow_mb, 0) + CASE WHEN $7 THEN coalesce(m.prev_flow_mb, 0) ELSE 0 END))
+  AND ($8 OR c.left_mb * $4 <= $5 * (coalesce(m.flow_mb, 0) + coalesce(p.flow_mb, 0)))
   AND f.rate > 0 AND c.left_mb / f.rate <= $5";
 
 /// The projection window's place in the calendar, as `RULE_PROJECTION` binds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ProjectionWindow {
     month: NaiveDate,
+    previous_month: NaiveDate,
     reaches_previous_month: bool,
     reaches_before_previous_month: bool,
 }
@@ -123,6 +131,7 @@ impl ProjectionWindow {
             .unwrap_or(month);
         Self {
             month,
+            previous_month: previous,
             reaches_previous_month: first < month,
             reaches_before_previous_month: first < previous,
         }
@@ -260,7 +269,7 @@ pub(super) async fn quota_suspended_and_pools(
 
 /// Settings for statements that each pass over the whole fleet once.
 pub(super) async fn tune_for_fleet_passes(tx: &mut Transaction<'_, Postgres>) -> Result<()> {
-    // The projection hashes a month's report rows (some 70 MB at a million cards) and the quota rule sorts
+    // The projection hashes a month's sums per card (some 70 MB at a million cards) and the quota rule sorts
     // or hashes the open episodes; at the default 4 MB both spill to disk in batches.
     sqlx::query("SET LOCAL work_mem = '128MB'")
         .execute(&mut **tx)
@@ -322,7 +331,11 @@ impl Store {
             .bind(p.projection_window_days.max(1))
             .bind(p.projection_days)
             .bind(window.month)
-            .bind(window.reaches_previous_month)
+            .bind(
+                window
+                    .reaches_previous_month
+                    .then_some(window.previous_month),
+            )
             .bind(window.reaches_before_previous_month);
         let rows = bind_card_overrides(query, &p.overrides)
             .try_map(|row: PgRow| CardCondition::from_row(&row))
