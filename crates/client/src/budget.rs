@@ -92,8 +92,7 @@ fn interval(rate_per_second: f64) -> Option<Duration> {
 fn slot_after(due: Option<Instant>, now: Instant, interval: Duration) -> Instant {
     let catch_up = interval.mul_f64((JITTER_MARGIN - 1.0) / 2.0 / JITTER_MARGIN);
     match due {
-        Some(due) if due <= now && now - due <= catch_up => due + interval,
-        Some(due) if due > now => due + interval,
+        Some(due) if now.saturating_duration_since(due) <= catch_up => due + interval,
         _ => now + interval,
     }
 }

@@ -94,8 +94,9 @@ pub(crate) const RECENT_RATE: &str = "SELECT account, sim_card_id, sum(flow_mb) 
 // the report rows holding the same figures: the first reader after a night sets the hint bits of every page
 // the night rewrote, which made the first evaluation after a night the slowest. Only sums above zero are
 // joined (a sum of zero reads as no row): an idle card bounds nothing, and idle cards are a large part of a
-// fleet (40 % of the benchmark's), whose rows would fill the hash for nothing. The calendar is worked out once (`ProjectionWindow`), not per card: `date_trunc` over a date
-// is only stable, so the server would evaluate it on every row.
+// fleet (40 % of the benchmark's), whose rows would fill the hash for nothing. The calendar is worked out
+// once (`ProjectionWindow`), not per card: `date_trunc` over a date is only stable, so the server would
+// evaluate it on every row.
 const RULE_PROJECTION: &str = "
 SELECT c.account, c.sim_card_id, c.iccid, c.left_mb / f.rate AS value, $5 AS threshold,
        jsonb_build_object('daily_rate_mb', f.rate, 'flow_left_mb', c.left_mb,
@@ -117,8 +118,8 @@ WHERE c.ratio < c.warn
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ProjectionWindow {
     month: NaiveDate,
-    previous_month: NaiveDate,
-    reaches_previous_month: bool,
+    /// The previous month, when the window reaches into it.
+    previous_month_reached: Option<NaiveDate>,
     reaches_before_previous_month: bool,
 }
 
@@ -131,8 +132,7 @@ impl ProjectionWindow {
             .unwrap_or(month);
         Self {
             month,
-            previous_month: previous,
-            reaches_previous_month: first < month,
+            previous_month_reached: (first < month).then_some(previous),
             reaches_before_previous_month: first < previous,
         }
     }
@@ -331,11 +331,7 @@ impl Store {
             .bind(p.projection_window_days.max(1))
             .bind(p.projection_days)
             .bind(window.month)
-            .bind(
-                window
-                    .reaches_previous_month
-                    .then_some(window.previous_month),
-            )
+            .bind(window.previous_month_reached)
             .bind(window.reaches_before_previous_month);
         let rows = bind_card_overrides(query, &p.overrides)
             .try_map(|row: PgRow| CardCondition::from_row(&row))
@@ -389,7 +385,7 @@ mod tests {
             let w = ProjectionWindow::new(d(newest), days);
             (
                 w.month,
-                w.reaches_previous_month,
+                w.previous_month_reached.is_some(),
                 w.reaches_before_previous_month,
             )
         };
